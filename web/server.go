@@ -1,0 +1,118 @@
+// Package web is fleetfeed's HTTP server: the JSON API, the ingest
+// endpoints and, in time, the pages and the live stream.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"fleetfeed/feed"
+	"fleetfeed/nodes"
+	"fleetfeed/timeline"
+)
+
+// DefaultMaxBody is the largest ingest request body accepted.
+const DefaultMaxBody = 16 << 20
+
+// Server serves fleetfeed over HTTP.
+type Server struct {
+	// Addr is the address to listen on, e.g. "127.0.0.1:8080".
+	Addr string
+	// IngestToken authenticates ingest requests; ingest is refused when
+	// it is empty.
+	IngestToken string
+	// MaxBody bounds an ingest request's body; DefaultMaxBody when 0.
+	MaxBody int64
+
+	Pipeline *feed.Pipeline
+	Nodes    *nodes.Store
+	Timeline *timeline.Reader
+	Logger   *slog.Logger
+
+	ln     net.Listener
+	server *http.Server
+	mux    *http.ServeMux
+}
+
+// NewServer returns a server over the pipeline's database.
+func NewServer(p *feed.Pipeline) *Server {
+	s := &Server{
+		Pipeline: p,
+		Nodes:    &nodes.Store{DB: p.DB},
+		Timeline: &timeline.Reader{DB: p.DB},
+		Logger:   slog.Default(),
+		mux:      http.NewServeMux(),
+	}
+	s.routes()
+	return s
+}
+
+// routes registers every route, in one place.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+
+	s.mux.HandleFunc("POST /api/v1/ingest/{source}", s.handleIngest)
+
+	s.mux.HandleFunc("GET /api/v1/timelines/public", s.handlePublicTimeline)
+	s.mux.HandleFunc("GET /api/v1/nodes", s.handleNodes)
+	s.mux.HandleFunc("GET /api/v1/nodes/{name}", s.handleNode)
+	s.mux.HandleFunc("GET /api/v1/nodes/{name}/posts", s.handleNodePosts)
+	s.mux.HandleFunc("GET /api/v1/tags/{tag}/posts", s.handleTagPosts)
+	s.mux.HandleFunc("GET /api/v1/posts/{id}", s.handlePost)
+	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+}
+
+// Handler is the server's handler with its middleware, for tests and for
+// Open.
+func (s *Server) Handler() http.Handler {
+	return s.recoverPanics(s.logRequests(securityHeaders(s.mux)))
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	ln, err := net.Listen("tcp", s.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.Addr, err)
+	}
+	s.ln = ln
+	s.server = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	go func() {
+		if err := s.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.Logger.Error("http server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// URL is the base URL the server listens on, once open.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	return "http://" + s.ln.Addr().String()
+}
+
+// Close stops the server, letting requests in flight finish until ctx ends.
+func (s *Server) Close(ctx context.Context) error {
+	if s.server == nil {
+		return nil
+	}
+	return s.server.Shutdown(ctx)
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Pipeline.DB.SQL().PingContext(r.Context()); err != nil {
+		s.Error(w, r, fmt.Errorf("database: %w", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
