@@ -316,3 +316,33 @@ func TestIngestKeepsSentenceShort(t *testing.T) {
 		t.Fatalf("full text is %d characters: %q", n, post.FullText())
 	}
 }
+
+func TestIngestOnlyIfOpen(t *testing.T) {
+	p, _ := newPipeline(t)
+	clean := func(id string) translators.Event {
+		return translators.Event{ID: id, Source: "puppet", Node: "web01", Health: "ok", Post: &translators.Draft{
+			Text: "Puppet runs cleanly again on this server", Tags: []string{"puppet", "ok"}, Severity: "ok",
+			Thread: "puppet:run", Closes: true, OnlyIfOpen: true}}
+	}
+	if res := ingest(t, p, clean("c1")); len(res.Posts) != 0 || res.Quiet != 1 {
+		t.Fatalf("clean run with nothing open: %+v", res)
+	}
+	fail := translators.Event{ID: "f1", Source: "puppet", Node: "web01", Health: "critical", Post: &translators.Draft{
+		Text: "Puppet could not run a command on this server", Tags: []string{"puppet", "fail"}, Severity: "critical",
+		Thread: "puppet:run", Opens: true}}
+	failed := ingest(t, p, fail)
+	res := ingest(t, p, clean("c2"))
+	if got, want := len(res.Posts), 1; got != want {
+		t.Fatalf("clean run after a failure made %d posts, want %d", got, want)
+	}
+	post, err := p.DB.PostByID(context.Background(), res.Posts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := post.InReplyTo, failed.Posts[0]; got != want {
+		t.Fatalf("in_reply_to = %d, want %d", got, want)
+	}
+	if res := ingest(t, p, clean("c3")); len(res.Posts) != 0 {
+		t.Fatalf("a second clean run posted again")
+	}
+}

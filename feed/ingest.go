@@ -232,6 +232,10 @@ func (b *batch) ingest(ctx context.Context, ev *translators.Event, res *IngestRe
 	if err != nil {
 		return err
 	}
+	if postID == 0 {
+		res.Quiet++
+		return nil
+	}
 	if _, err := b.exec(ctx, `UPDATE events SET post_id = ? WHERE id = ?`, postID, ev.ID); err != nil {
 		return fmt.Errorf("link event: %w", err)
 	}
@@ -251,7 +255,8 @@ type incident struct {
 }
 
 // place stores the event's draft as a new post, a reply, or a fold into an
-// existing post, and returns the post's id and whether it folded.
+// existing post, and returns the post's id and whether it folded; id 0 when
+// the draft only ends incidents and there is none open.
 func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef, at time.Time) (int64, bool, error) {
 	d := ev.Post
 	if !d.Severity.Valid() {
@@ -270,6 +275,9 @@ func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef,
 		if inc, err = b.incident(ctx, node.id, d.Thread); err != nil {
 			return 0, false, err
 		}
+	}
+	if d.OnlyIfOpen && inc == nil {
+		return 0, false, nil
 	}
 	flapDraft := d.Flapping || contains(d.Tags, "flapping")
 

@@ -119,6 +119,10 @@ type Draft struct {
 	// Flapping marks a FLAPPINGSTART: until the thread closes, repeats of
 	// the thread fold into this post instead of becoming posts.
 	Flapping bool `json:"flapping,omitempty"`
+	// OnlyIfOpen keeps the post only when its thread has an open incident
+	// for it to end (a quiet Puppet run after a failed one); otherwise the
+	// event counts, but makes no post.
+	OnlyIfOpen bool `json:"only_if_open,omitempty"`
 	// Details keeps the technical data the sentence leaves out (check
 	// output, resources, signatures, packet data), as structured data
 	// that marshals to JSON.
