@@ -199,7 +199,7 @@ func (b *batch) ingest(ctx context.Context, ev *translators.Event, res *IngestRe
 	if strings.TrimSpace(ev.ID) == "" {
 		return Errorf(EINVALID, "event has no id")
 	}
-	r, err := b.exec(ctx, `INSERT INTO events (id, post_id, received_at) VALUES (?, NULL, ?) ON CONFLICT (id) DO NOTHING`,
+	r, err := b.exec(ctx, `INSERT INTO events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
 		ev.ID, b.now.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("record event: %w", err)
@@ -235,9 +235,6 @@ func (b *batch) ingest(ctx context.Context, ev *translators.Event, res *IngestRe
 	if postID == 0 {
 		res.Quiet++
 		return nil
-	}
-	if _, err := b.exec(ctx, `UPDATE events SET post_id = ? WHERE id = ?`, postID, ev.ID); err != nil {
-		return fmt.Errorf("link event: %w", err)
 	}
 	if folded {
 		res.Folded = append(res.Folded, postID)

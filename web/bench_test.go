@@ -124,13 +124,13 @@ func BenchmarkRawSQLiteBatchInsert(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ev, _ := tx.Prepare(`INSERT INTO events (id, post_id, received_at) VALUES (?, ?, 0)`)
+			ev, _ := tx.Prepare(`INSERT INTO events (id, received_at) VALUES (?, 0)`)
 			post, _ := tx.Prepare(`INSERT INTO posts (id, node_id, source, text, tags, severity, created_at, last_at, fold_hash, event_id, details) VALUES (?, 1, 'suricata', 'Suspicious traffic', '["security","warning","suricata"]', 'warning', 0, 0, ?, ?, ?)`)
 			tag, _ := tx.Prepare(`INSERT INTO post_tags (tag, post_id) VALUES (?, ?)`)
 			for j := 0; j < benchBatch; j++ {
 				id++
 				eid := fmt.Sprintf("suricata:%d", id)
-				if _, err := ev.Exec(eid, id); err != nil {
+				if _, err := ev.Exec(eid); err != nil {
 					b.Fatal(err)
 				}
 				if _, err := post.Exec(id, id*7919, eid, details); err != nil {
@@ -166,7 +166,7 @@ func seedPosts(ctx context.Context, db *feed.DB, n int) error {
 		 INSERT INTO posts (id, node_id, source, text, tags, severity, created_at, last_at, fold_hash, event_id, details)
 		 SELECT %d + i * 16, 1 + i %% 200, 'nagios', 'Load is high ' || i, '["nagios","warning"]', 'warning',
 		        (%d + i * 16) >> 16, (%d + i * 16) >> 16, i * 7919, 'seed:' || i, '{}' FROM k`, n, base, base, base),
-		`INSERT INTO events (id, post_id, received_at) SELECT event_id, id, created_at FROM posts`,
+		`INSERT INTO events (id, received_at) SELECT event_id, created_at FROM posts`,
 		`INSERT INTO post_tags (tag, post_id) SELECT 'nagios', id FROM posts`,
 		`INSERT INTO post_tags (tag, post_id) SELECT 'warning', id FROM posts`,
 		`ANALYZE`,

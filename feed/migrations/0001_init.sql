@@ -53,11 +53,10 @@ CREATE TABLE post_tags (
 ) WITHOUT ROWID;
 CREATE INDEX post_tags_post ON post_tags (post_id);
 
--- Every event id ever ingested, for deduplication; post_id is the post it
--- made or folded into, NULL when it made none.
+-- Every event id ever ingested, for deduplication. A post names the event
+-- that made it in posts.event_id.
 CREATE TABLE events (
 	id          TEXT PRIMARY KEY,
-	post_id     INTEGER,
 	received_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
