@@ -346,3 +346,23 @@ func TestIngestOnlyIfOpen(t *testing.T) {
 		t.Fatalf("a second clean run posted again")
 	}
 }
+
+func TestIngestFoldsAcrossRestart(t *testing.T) {
+	p, c := newPipeline(t)
+	first := ingest(t, p, ev("1", "web01", "Someone is guessing passwords", "warning", "ids:x", false, false))
+	// A new pipeline over the same database (a restarted server) still
+	// folds a repeat into the post made before the restart.
+	p2 := &feed.Pipeline{DB: p.DB}
+	c.t = c.t.Add(10 * time.Minute)
+	res := ingest(t, p2, ev("2", "web01", "Someone is guessing passwords", "warning", "ids:x", false, false))
+	if len(res.Folded) != 1 || res.Folded[0] != first.Posts[0] {
+		t.Fatalf("repeat after restart: %+v, want a fold into %d", res, first.Posts[0])
+	}
+	// An event dated before the index's reach is checked in the database.
+	old := ev("3", "web01", "Someone is guessing passwords", "warning", "ids:x", false, false)
+	old.Time = c.t.Add(-50 * time.Minute)
+	res = ingest(t, p2, old)
+	if len(res.Folded) != 1 {
+		t.Fatalf("old repeat: %+v, want a fold", res)
+	}
+}

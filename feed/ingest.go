@@ -34,6 +34,7 @@ type Pipeline struct {
 	mu sync.Mutex
 
 	stats Stats
+	folds *foldIndex
 }
 
 // Stats are the pipeline's counters since it started.
@@ -96,7 +97,16 @@ func (p *Pipeline) Ingest(ctx context.Context, evs []translators.Event) (*Ingest
 	if err != nil {
 		return nil, err
 	}
+	if p.folds == nil {
+		if err := p.loadFolds(ctx, b.now, b.window); err != nil {
+			b.close()
+			return nil, err
+		}
+	}
 	defer b.close()
+	if err := b.loadSeen(ctx, evs); err != nil {
+		return nil, err
+	}
 	for i := range evs {
 		if err := b.ingest(ctx, &evs[i], res); err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", i+1, evs[i].ID, err)
@@ -105,9 +115,13 @@ func (p *Pipeline) Ingest(ctx context.Context, evs []translators.Event) (*Ingest
 	if err := b.flushNodes(ctx); err != nil {
 		return nil, err
 	}
+	if err := b.flushEvents(ctx); err != nil {
+		return nil, err
+	}
 	if err := b.tx.Commit(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	p.folds.apply(b.staged, b.now, b.window)
 	p.stats.Events += int64(res.Events)
 	p.stats.Duplicates += int64(res.Duplicates)
 	p.stats.Posts += int64(len(res.Posts))
@@ -130,6 +144,15 @@ type batch struct {
 	nodes   map[string]*nodeRef // by alias
 	touched map[int64]*nodeRef
 	notices []Notice
+
+	// seen holds the batch's event ids already stored or met earlier in
+	// the batch; newEvents the ids to record at the end.
+	seen      map[string]bool
+	newEvents []string
+	// incidents caches each node's open incidents, by thread, once read.
+	incidents map[int64]map[string]*incident
+	// staged holds the fold index's changes until the commit.
+	staged map[int64]foldEntry
 }
 
 type nodeRef struct {
@@ -153,9 +176,12 @@ func (p *Pipeline) begin(ctx context.Context) (*batch, error) {
 	}
 	return &batch{
 		p: p, tx: tx, now: p.DB.Now(), window: w,
-		stmts:   map[string]*sql.Stmt{},
-		nodes:   map[string]*nodeRef{},
-		touched: map[int64]*nodeRef{},
+		stmts:     map[string]*sql.Stmt{},
+		nodes:     map[string]*nodeRef{},
+		touched:   map[int64]*nodeRef{},
+		seen:      map[string]bool{},
+		incidents: map[int64]map[string]*incident{},
+		staged:    map[int64]foldEntry{},
 	}, nil
 }
 
@@ -199,15 +225,12 @@ func (b *batch) ingest(ctx context.Context, ev *translators.Event, res *IngestRe
 	if strings.TrimSpace(ev.ID) == "" {
 		return Errorf(EINVALID, "event has no id")
 	}
-	r, err := b.exec(ctx, `INSERT INTO events (id, received_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`,
-		ev.ID, b.now.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("record event: %w", err)
-	}
-	if n, _ := r.RowsAffected(); n == 0 {
+	if b.seen[ev.ID] {
 		res.Duplicates++
 		return nil
 	}
+	b.seen[ev.ID] = true
+	b.newEvents = append(b.newEvents, ev.ID)
 	node, err := b.resolve(ctx, ev)
 	if err != nil {
 		return err
@@ -304,6 +327,7 @@ func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef,
 		if _, err := b.exec(ctx, `DELETE FROM incidents WHERE node_id = ? AND thread = ?`, node.id, d.Thread); err != nil {
 			return 0, false, fmt.Errorf("close incident: %w", err)
 		}
+		delete(b.incidents[node.id], d.Thread)
 	case d.Opens && inc == nil:
 		var flap any
 		if d.Flapping {
@@ -313,6 +337,7 @@ func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef,
 			node.id, d.Thread, id, string(d.Severity), flap, at.UnixMilli()); err != nil {
 			return 0, false, fmt.Errorf("open incident: %w", err)
 		}
+		b.incidents[node.id][d.Thread] = &incident{rootID: id, flapID: flapID(flap), severity: d.Severity}
 	case inc != nil && (d.Flapping || (d.Opens && d.Severity.Rank() > inc.severity.Rank())):
 		// Flapping starts inside an incident, or the problem got worse.
 		var flap any
@@ -327,25 +352,44 @@ func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef,
 			string(sev), flap, node.id, d.Thread); err != nil {
 			return 0, false, fmt.Errorf("update incident: %w", err)
 		}
+		inc.severity = sev
+		if d.Flapping {
+			inc.flapID = id
+		}
 	}
 	return id, false, nil
 }
 
 func (b *batch) incident(ctx context.Context, nodeID int64, thread string) (*incident, error) {
-	row, err := b.queryRow(ctx, `SELECT root_id, COALESCE(flap_id, 0), severity FROM incidents WHERE node_id = ? AND thread = ?`, nodeID, thread)
-	if err != nil {
-		return nil, err
+	open, ok := b.incidents[nodeID]
+	if !ok {
+		s, err := b.stmt(ctx, `SELECT thread, root_id, COALESCE(flap_id, 0), severity FROM incidents WHERE node_id = ?`)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.QueryContext(ctx, nodeID)
+		if err != nil {
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		defer rows.Close()
+		open = map[string]*incident{}
+		for rows.Next() {
+			var (
+				inc      incident
+				key, sev string
+			)
+			if err := rows.Scan(&key, &inc.rootID, &inc.flapID, &sev); err != nil {
+				return nil, fmt.Errorf("read incident: %w", err)
+			}
+			inc.severity = translators.Severity(sev)
+			open[key] = &inc
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read incidents: %w", err)
+		}
+		b.incidents[nodeID] = open
 	}
-	var inc incident
-	var sev string
-	switch err := row.Scan(&inc.rootID, &inc.flapID, &sev); {
-	case errors.Is(err, sql.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("read incident: %w", err)
-	}
-	inc.severity = translators.Severity(sev)
-	return &inc, nil
+	return open[thread], nil
 }
 
 // foldCandidate finds the post a repeat folds into: the newest post with the
@@ -355,6 +399,15 @@ func (b *batch) incident(ctx context.Context, nodeID int64, thread string) (*inc
 func (b *batch) foldCandidate(ctx context.Context, hash int64, nodeID int64, d *translators.Draft, text string, at time.Time, inc *incident) (int64, bool, error) {
 	if d.Opens && inc == nil {
 		return 0, false, nil
+	}
+	if e, found, known := b.lookupFold(hash, at); known {
+		switch {
+		case !found || e.nodeID != nodeID || e.lastAt < at.Add(-b.window).UnixMilli():
+			return 0, false, nil
+		case inc != nil && e.id != inc.rootID && e.replyTo != inc.rootID:
+			return 0, false, nil
+		}
+		return e.id, true, nil
 	}
 	row, err := b.queryRow(ctx, `SELECT id, node_id, thread, severity, text, COALESCE(in_reply_to, 0) FROM posts
 		WHERE fold_hash = ? AND last_at >= ? ORDER BY id DESC LIMIT 1`, hash, at.Add(-b.window).UnixMilli())
@@ -384,7 +437,18 @@ func (b *batch) fold(ctx context.Context, id int64, at time.Time) error {
 	if _, err := b.exec(ctx, `UPDATE posts SET count = count + 1, last_at = MAX(last_at, ?) WHERE id = ?`, at.UnixMilli(), id); err != nil {
 		return fmt.Errorf("fold: %w", err)
 	}
-	return b.notice(ctx, NoticeCount, id)
+	if err := b.notice(ctx, NoticeCount, id); err != nil {
+		return err
+	}
+	// The notice read the post back: index its new last_at.
+	for i := len(b.notices) - 1; i >= 0; i-- {
+		if p := b.notices[i].Post; p.ID == id {
+			h := foldHash(p.NodeID, p.Thread, p.Severity, p.Text)
+			b.staged[h] = foldEntry{id: id, nodeID: p.NodeID, replyTo: p.InReplyTo, lastAt: p.LastAt.UnixMilli()}
+			break
+		}
+	}
+	return nil
 }
 
 func (b *batch) insertPost(ctx context.Context, ev *translators.Event, node *nodeRef, text string, tags []string, hash int64, at time.Time, replyTo int64) (int64, error) {
@@ -411,9 +475,15 @@ func (b *batch) insertPost(ctx context.Context, ev *translators.Event, node *nod
 		reply, ev.Post.Thread, hash, ev.ID, string(details)); err != nil {
 		return 0, fmt.Errorf("insert post: %w", err)
 	}
-	for _, t := range tags {
-		if _, err := b.exec(ctx, `INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES (?, ?)`, t, id); err != nil {
-			return 0, fmt.Errorf("insert tag: %w", err)
+	b.staged[hash] = foldEntry{id: id, nodeID: node.id, replyTo: replyTo, lastAt: at.UnixMilli()}
+	if len(tags) > 0 {
+		args := make([]any, 0, 2*len(tags))
+		for _, t := range tags {
+			args = append(args, t, id)
+		}
+		q := `INSERT OR IGNORE INTO post_tags (tag, post_id) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", len(tags)), ", ")
+		if _, err := b.exec(ctx, q, args...); err != nil {
+			return 0, fmt.Errorf("insert tags: %w", err)
 		}
 	}
 	b.notices = append(b.notices, Notice{Kind: NoticeUpdate, Post: &Post{
@@ -490,4 +560,69 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func flapID(v any) int64 {
+	if id, ok := v.(int64); ok {
+		return id
+	}
+	return 0
+}
+
+// eventChunk bounds the ids in one statement (SQLite allows 32766
+// variables).
+const eventChunk = 500
+
+// loadSeen finds which of the batch's event ids are already stored.
+func (b *batch) loadSeen(ctx context.Context, evs []translators.Event) error {
+	ids := make([]any, 0, len(evs))
+	for i := range evs {
+		ids = append(ids, evs[i].ID)
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), eventChunk)
+		q := `SELECT id FROM events WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?,", n), ",") + `)`
+		s, err := b.stmt(ctx, q)
+		if err != nil {
+			return err
+		}
+		rows, err := s.QueryContext(ctx, ids[:n]...)
+		if err != nil {
+			return fmt.Errorf("find duplicates: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("find duplicates: %w", err)
+			}
+			b.seen[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("find duplicates: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// flushEvents records the batch's new event ids.
+func (b *batch) flushEvents(ctx context.Context) error {
+	ids := b.newEvents
+	at := b.now.UnixMilli()
+	for len(ids) > 0 {
+		n := min(len(ids), eventChunk)
+		args := make([]any, 0, 2*n)
+		for _, id := range ids[:n] {
+			args = append(args, id, at)
+		}
+		q := `INSERT INTO events (id, received_at) VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+		if _, err := b.exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
