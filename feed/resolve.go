@@ -9,6 +9,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"time"
 
 	"fleetfeed/translators"
 )
@@ -110,57 +111,56 @@ func (b *batch) lookupAlias(ctx context.Context, alias string) (*nodeRef, error)
 	return &r, nil
 }
 
-// createNode makes a node for a name no node has. Its handle is the short
-// host name when that is free ("web01" for "web01.example.com"), else the
-// whole name; the short name becomes an alias too.
+// createNode makes a node for a name no node has (see CreateNode).
 func (b *batch) createNode(ctx context.Context, name string) (*nodeRef, error) {
-	handle, display := name, name
-	short := ""
-	if isHostName(name) {
-		if i := strings.IndexByte(name, '.'); i > 0 {
-			short = name[:i]
-		}
-	}
-	if short != "" {
-		taken, err := b.nameTaken(ctx, short)
-		if err != nil {
-			return nil, err
-		}
-		if !taken {
-			handle = short
-		}
-	}
-	r, err := b.exec(ctx, `INSERT INTO nodes (name, display_name, created_at) VALUES (?, ?, ?)`, handle, display, b.now.UnixMilli())
-	if err != nil {
-		if IsUniqueViolation(err) {
-			return nil, Errorf(ECONFLICT, "node name %q is taken", handle)
-		}
-		return nil, fmt.Errorf("create node: %w", err)
-	}
-	id, err := r.LastInsertId()
+	id, handle, err := CreateNode(ctx, b.tx, name, b.now)
 	if err != nil {
 		return nil, err
 	}
 	ref := &nodeRef{id: id, name: handle}
-	if short != "" && handle == short {
-		if _, err := b.exec(ctx, `INSERT OR IGNORE INTO node_aliases (alias, node_id) VALUES (?, ?)`, short, id); err != nil {
-			return nil, fmt.Errorf("add alias: %w", err)
-		}
-		b.nodes[short] = ref
+	for _, a := range []string{name, handle} {
+		b.nodes[a] = ref
 	}
 	return ref, nil
 }
 
-func (b *batch) nameTaken(ctx context.Context, name string) (bool, error) {
-	row, err := b.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM nodes WHERE name = ?) OR EXISTS (SELECT 1 FROM node_aliases WHERE alias = ?)`, name, name)
+// CreateNode makes, inside tx, a node for a name no node has yet. Its
+// handle is the short host name when that is free ("web01" for
+// "web01.example.com"), else the whole name; its display name is the whole
+// name; both become aliases. It returns the node's id and handle.
+func CreateNode(ctx context.Context, tx *sql.Tx, name string, now time.Time) (int64, string, error) {
+	name = NormalizeName(name)
+	handle := name
+	if isHostName(name) {
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			short := name[:i]
+			var taken bool
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM nodes WHERE name = ?) OR EXISTS (SELECT 1 FROM node_aliases WHERE alias = ?)`,
+				short, short).Scan(&taken); err != nil {
+				return 0, "", fmt.Errorf("check node name: %w", err)
+			}
+			if !taken {
+				handle = short
+			}
+		}
+	}
+	r, err := tx.ExecContext(ctx, `INSERT INTO nodes (name, display_name, created_at) VALUES (?, ?, ?)`, handle, name, now.UnixMilli())
 	if err != nil {
-		return false, err
+		if IsUniqueViolation(err) {
+			return 0, "", Errorf(ECONFLICT, "server name %q is taken", handle)
+		}
+		return 0, "", fmt.Errorf("create node: %w", err)
 	}
-	var taken bool
-	if err := row.Scan(&taken); err != nil {
-		return false, fmt.Errorf("check node name: %w", err)
+	id, err := r.LastInsertId()
+	if err != nil {
+		return 0, "", err
 	}
-	return taken, nil
+	for _, a := range []string{name, handle} {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO node_aliases (alias, node_id) VALUES (?, ?)`, a, id); err != nil {
+			return 0, "", fmt.Errorf("add alias: %w", err)
+		}
+	}
+	return id, handle, nil
 }
 
 func (r *nodeRef) mergeClasses(classes []string) {

@@ -173,6 +173,10 @@ type Profile struct {
 	Classes     []string       `json:"classes,omitempty" yaml:"classes,omitempty"`
 	Facts       map[string]any `json:"facts,omitempty" yaml:"facts,omitempty"`
 	Aliases     []string       `json:"aliases,omitempty" yaml:"aliases,omitempty"`
+	// Agents are the RPC agents the server runs, from its registration.
+	Agents []string `json:"agents,omitempty" yaml:"agents,omitempty"`
+	// Seen, when set, moves the node's last-seen time forward to it.
+	Seen *time.Time `json:"-" yaml:"-"`
 }
 
 // Validate checks a profile's fields.
@@ -217,14 +221,7 @@ func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, erro
 	var id int64
 	err = tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE name = ? UNION ALL SELECT node_id FROM node_aliases WHERE alias = ? LIMIT 1`, name, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		r, err := tx.ExecContext(ctx, `INSERT INTO nodes (name, display_name, created_at) VALUES (?, ?, ?)`, name, name, s.DB.Now().UnixMilli())
-		if err != nil {
-			return nil, fmt.Errorf("create node: %w", err)
-		}
-		if id, err = r.LastInsertId(); err != nil {
-			return nil, err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO node_aliases (alias, node_id) VALUES (?, ?)`, name, id); err != nil {
+		if id, _, err = feed.CreateNode(ctx, tx, name, s.DB.Now()); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -262,6 +259,14 @@ func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, erro
 			return nil, feed.Errorf(feed.EINVALID, "facts are not JSON: %v", err)
 		}
 		errs = append(errs, set("facts", string(j)))
+	}
+	if p.Agents != nil {
+		j, _ := json.Marshal(normalizeClasses(p.Agents))
+		errs = append(errs, set("agents", string(j)))
+	}
+	if p.Seen != nil {
+		_, err := tx.ExecContext(ctx, `UPDATE nodes SET last_seen = MAX(last_seen, ?) WHERE id = ?`, p.Seen.UnixMilli(), id)
+		errs = append(errs, err)
 	}
 	for _, a := range p.Aliases {
 		if a = feed.NormalizeName(a); a != "" {
