@@ -207,8 +207,8 @@ func (p *Profile) Validate() error {
 // profile's non-nil fields, in one transaction.
 func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, error) {
 	name = feed.NormalizeName(name)
-	if name == "" || len(name) > 255 || strings.ContainsAny(name, " /?#@") {
-		return nil, feed.Errorf(feed.EINVALID, "%q is not a server name", name)
+	if err := validName(name); err != nil {
+		return nil, err
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -218,14 +218,33 @@ func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, erro
 		return nil, err
 	}
 	defer tx.Rollback()
+	if err := s.upsertTx(ctx, tx, name, p); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return s.Get(ctx, name)
+}
+
+// validName checks a normalized server name.
+func validName(name string) error {
+	if name == "" || len(name) > 255 || strings.ContainsAny(name, " /?#@") {
+		return feed.Errorf(feed.EINVALID, "%q is not a server name", name)
+	}
+	return nil
+}
+
+// upsertTx is Upsert inside tx, for a name and profile already checked.
+func (s *Store) upsertTx(ctx context.Context, tx *sql.Tx, name string, p Profile) error {
 	var id int64
-	err = tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE name = ? UNION ALL SELECT node_id FROM node_aliases WHERE alias = ? LIMIT 1`, name, name).Scan(&id)
+	err := tx.QueryRowContext(ctx, `SELECT id FROM nodes WHERE name = ? UNION ALL SELECT node_id FROM node_aliases WHERE alias = ? LIMIT 1`, name, name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		if id, _, err = feed.CreateNode(ctx, tx, name, s.DB.Now()); err != nil {
-			return nil, err
+			return err
 		}
 	} else if err != nil {
-		return nil, fmt.Errorf("find node: %w", err)
+		return fmt.Errorf("find node: %w", err)
 	}
 	set := func(col string, v any) error {
 		_, err := tx.ExecContext(ctx, `UPDATE nodes SET `+col+` = ? WHERE id = ?`, v, id)
@@ -256,7 +275,7 @@ func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, erro
 	if p.Facts != nil {
 		j, err := json.Marshal(p.Facts)
 		if err != nil {
-			return nil, feed.Errorf(feed.EINVALID, "facts are not JSON: %v", err)
+			return feed.Errorf(feed.EINVALID, "facts are not JSON: %v", err)
 		}
 		errs = append(errs, set("facts", string(j)))
 	}
@@ -275,12 +294,9 @@ func (s *Store) Upsert(ctx context.Context, name string, p Profile) (*Node, erro
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("update node %s: %w", name, err)
+		return fmt.Errorf("update node %s: %w", name, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return s.Get(ctx, name)
+	return nil
 }
 
 func normalizeClasses(in []string) []string {

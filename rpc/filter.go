@@ -31,9 +31,10 @@ type Filter struct {
 	// Agent lists agent plugins; a node matches if it has one matching
 	// each entry.
 	Agent []string `json:"agent,omitempty"`
-	// Compound is reserved for the compound filter language ("-S"). A node
-	// that does not evaluate compound filters matches none, so a newer
-	// client never reaches more nodes than it meant to.
+	// Compound lists expressions of the compound filter language ("-S",
+	// see ParseCompound); a node matches if all do. A node that cannot
+	// parse an expression matches none, so a newer client never reaches
+	// more nodes than it meant to.
 	Compound []string `json:"compound,omitempty"`
 }
 
@@ -74,9 +75,6 @@ func (f *Filter) Match(inv Inventory) bool {
 	if f.Empty() {
 		return true
 	}
-	if len(f.Compound) > 0 {
-		return false
-	}
 	if len(f.Identity) > 0 && !f.NamesIdentity(inv.Identity) {
 		return false
 	}
@@ -92,6 +90,12 @@ func (f *Filter) Match(inv Inventory) bool {
 	}
 	for _, a := range f.Agent {
 		if !anyMatch(a, inv.Agents) {
+			return false
+		}
+	}
+	for _, expr := range f.Compound {
+		c, err := cachedCompound(expr)
+		if err != nil || !c.Match(inv) {
 			return false
 		}
 	}
@@ -151,6 +155,11 @@ func (f *Filter) Validate() error {
 	for _, ff := range f.Fact {
 		if err := ff.Validate(); err != nil {
 			return fmt.Errorf("filter: %w", err)
+		}
+	}
+	for _, expr := range f.Compound {
+		if _, err := cachedCompound(expr); err != nil {
+			return fmt.Errorf("filter compound %q: %w", expr, err)
 		}
 	}
 	return nil

@@ -178,7 +178,9 @@ func TestFilterMatch(t *testing.T) {
 			Identity: []string{"/web/"}, Fact: []FactFilter{fact("os.family=Debian")},
 			Class: []string{"settings"}, Agent: []string{"puppet"},
 		}, true},
-		{"compound not understood", &Filter{Compound: []string{"kernel=Linux"}}, false},
+		{"compound", &Filter{Compound: []string{"kernel=Linux and roles::frontend_web"}}, true},
+		{"compound and part", &Filter{Identity: []string{"/db/"}, Compound: []string{"kernel=Linux"}}, false},
+		{"compound malformed", &Filter{Compound: []string{"kernel=Linux and ("}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := tc.filter.Match(inv); got != tc.want {

@@ -35,13 +35,17 @@ type errorBody struct {
 	Line  int    `json:"line,omitempty"`
 }
 
-// Error answers with err as JSON: its client-safe message and the status its
-// code maps to. Internal errors are logged and the client is told only that
+// Error answers with err as JSON — or, for a web page, as an HTML page —:
+// its client-safe message and the status its code maps to. Internal errors are logged and the client is told only that
 // something went wrong.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := feed.ErrorCode(err)
 	if code == feed.EINTERNAL {
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if isPage(r) {
+		s.errorPage(w, r, statusOf(code), feed.ErrorMessage(err))
+		return
 	}
 	s.errorJSON(w, statusOf(code), errorBody{Error: feed.ErrorMessage(err)})
 }

@@ -1,5 +1,5 @@
 // Package web is fleetfeed's HTTP server: the JSON API, the ingest
-// endpoints and, in time, the pages and the live stream.
+// endpoints, the pages, the feeds and the live stream.
 package web
 
 import (
@@ -28,15 +28,25 @@ type Server struct {
 	IngestToken string
 	// MaxBody bounds an ingest request's body; DefaultMaxBody when 0.
 	MaxBody int64
+	// BaseURL is the absolute URL readers reach the server at, e.g.
+	// "https://fleet.example.com", for the links in feeds (and as an
+	// allowed websocket Origin) behind a proxy; when empty, links are
+	// built from each request's Host.
+	BaseURL string
+	// Stream tunes the streaming API.
+	Stream StreamConfig
 
 	Pipeline *feed.Pipeline
 	Nodes    *nodes.Store
 	Timeline *timeline.Reader
 	Logger   *slog.Logger
 
-	ln     net.Listener
-	server *http.Server
-	mux    *http.ServeMux
+	ln      net.Listener
+	server  *http.Server
+	mux     *http.ServeMux
+	ui      *ui
+	events  eventCache
+	streams streamSet
 }
 
 // NewServer returns a server over the pipeline's database.
@@ -47,6 +57,7 @@ func NewServer(p *feed.Pipeline) *Server {
 		Timeline: &timeline.Reader{DB: p.DB},
 		Logger:   slog.Default(),
 		mux:      http.NewServeMux(),
+		ui:       mustLoadUI(),
 	}
 	s.routes()
 	return s
@@ -65,6 +76,16 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/tags/{tag}/posts", s.handleTagPosts)
 	s.mux.HandleFunc("GET /api/v1/posts/{id}", s.handlePost)
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
+	s.mux.HandleFunc("GET /api/v1/streaming", s.handleStreaming)
+
+	s.mux.HandleFunc("GET /{$}", htmlPage(s.handleHome))
+	s.mux.HandleFunc("GET /{path}", htmlPage(s.handleRoot)) // /@{node} and its feeds
+	s.mux.HandleFunc("GET /tags/{tag}", htmlPage(s.handleTag))
+	s.mux.HandleFunc("GET /posts/{id}", htmlPage(s.handlePostPage))
+	s.mux.HandleFunc("GET /static/{file}", s.handleStatic)
+	s.mux.HandleFunc("GET /public.rss", s.handlePublicFeed)
+	s.mux.HandleFunc("GET /public.atom", s.handlePublicFeed)
+	s.mux.HandleFunc("GET /public.json", s.handlePublicFeed)
 }
 
 // Handler is the server's handler with its middleware, for tests and for
@@ -101,12 +122,15 @@ func (s *Server) URL() string {
 	return "http://" + s.ln.Addr().String()
 }
 
-// Close stops the server, letting requests in flight finish until ctx ends.
+// Close stops the server, letting requests in flight finish until ctx
+// ends, and disconnects the streaming clients.
 func (s *Server) Close(ctx context.Context) error {
 	if s.server == nil {
 		return nil
 	}
-	return s.server.Shutdown(ctx)
+	err := s.server.Shutdown(ctx)
+	s.streams.closeAll()
+	return err
 }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {

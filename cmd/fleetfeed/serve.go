@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"fleetfeed/cmd/fleetfeed/internal/demo"
+	"fleetfeed/feed"
+	"fleetfeed/nodes"
+	"fleetfeed/rpc"
+	"fleetfeed/rpc/broker"
+	"fleetfeed/web"
+)
+
+// ServeConfig is the configuration of `fleetfeed serve`.
+type ServeConfig struct {
+	HTTP        string
+	DB          string
+	IngestToken string
+	Demo        bool
+	DemoSize    int
+	DemoPace    time.Duration
+	FoldWindow  time.Duration
+	MaxBody     int64
+
+	// Broker names an external STOMP broker (stomp://user:pass@host:61613);
+	// empty starts the embedded one on StompListen.
+	Broker        string
+	StompListen   string
+	StompLogin    string
+	StompPasscode string
+	Collective    string
+	// AgentKeys is a folder of agents' public keys (NAME.pub); when set,
+	// registrations must be signed by one trusted for their identity.
+	AgentKeys string
+	// DemoTrust is a folder of public keys the demo agents accept
+	// requests from (where `fleetfeed keygen` writes).
+	DemoTrust string
+}
+
+// DefaultServeConfig holds the defaults of `fleetfeed serve`.
+func DefaultServeConfig() ServeConfig {
+	return ServeConfig{
+		HTTP:       "127.0.0.1:8080",
+		DB:         "fleetfeed.db",
+		DemoSize:   40,
+		DemoPace:   2 * time.Second,
+		FoldWindow: feed.DefaultFoldWindow,
+		MaxBody:    web.DefaultMaxBody,
+
+		StompListen: broker.DefaultEmbeddedAddr,
+		StompLogin:  "fleetfeed",
+		Collective:  "fleetfeed",
+		DemoTrust:   defaultKeyDir(),
+	}
+}
+
+// Validate checks the configuration before anything starts.
+func (c *ServeConfig) Validate() error {
+	if c.HTTP == "" {
+		return errors.New("--http: an address is required")
+	}
+	if c.DB == "" {
+		return errors.New("--db: a database file is required")
+	}
+	if c.FoldWindow < 0 {
+		return errors.New("--fold-window must not be negative")
+	}
+	if c.MaxBody < 1024 {
+		return errors.New("--max-body must be at least 1024 bytes")
+	}
+	if c.Demo && c.DemoSize < 1 {
+		return errors.New("--demo-size must be at least 1")
+	}
+	if err := collectiveOK(c.Collective); err != nil {
+		return err
+	}
+	if c.Broker == "" && c.StompLogin == "" {
+		return errors.New("--stomp-login must not be empty")
+	}
+	return nil
+}
+
+func newServeCommand() *cobra.Command {
+	cfg := DefaultServeConfig()
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the fleetfeed server",
+		Long: `Run the fleetfeed server: the web page, the JSON API and the ingest endpoints.
+
+The ingest token comes from --ingest-token or the FLEETFEED_INGEST_TOKEN
+environment variable; with --demo and no token, a random one is made and
+printed.
+
+Unless --broker names an external STOMP broker (RabbitMQ, ActiveMQ), an
+embedded one listens on --stomp-listen; its passcode comes from
+--stomp-passcode or $FLEETFEED_STOMP_PASSCODE, and is made up and printed
+when neither is set. The server consumes the events and registration
+queues of its collective.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.IngestToken == "" {
+				cfg.IngestToken = os.Getenv("FLEETFEED_INGEST_TOKEN")
+			}
+			if cfg.StompPasscode == "" {
+				cfg.StompPasscode = os.Getenv("FLEETFEED_STOMP_PASSCODE")
+			}
+			return runServe(cmd.Context(), cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.HTTP, "http", cfg.HTTP, "address to serve HTTP on")
+	f.StringVar(&cfg.DB, "db", cfg.DB, "SQLite database file")
+	f.StringVar(&cfg.IngestToken, "ingest-token", "", "token that ingest requests must carry (default $FLEETFEED_INGEST_TOKEN)")
+	f.BoolVar(&cfg.Demo, "demo", false, "run a simulated fleet that posts through the ingest API")
+	f.IntVar(&cfg.DemoSize, "demo-size", cfg.DemoSize, "number of servers in the demo fleet")
+	f.DurationVar(&cfg.DemoPace, "demo-pace", cfg.DemoPace, "mean pause between the demo fleet's events")
+	f.DurationVar(&cfg.FoldWindow, "fold-window", cfg.FoldWindow, "how long repeats fold into one post")
+	f.Int64Var(&cfg.MaxBody, "max-body", cfg.MaxBody, "largest ingest request body, in bytes")
+	f.StringVar(&cfg.Broker, "broker", "", "external STOMP broker URL, stomp://user:pass@host:61613 (default: run the embedded broker)")
+	f.StringVar(&cfg.StompListen, "stomp-listen", cfg.StompListen, "address of the embedded STOMP broker")
+	f.StringVar(&cfg.StompLogin, "stomp-login", cfg.StompLogin, "login of the embedded STOMP broker")
+	f.StringVar(&cfg.StompPasscode, "stomp-passcode", "", "passcode of the embedded STOMP broker (default $FLEETFEED_STOMP_PASSCODE)")
+	f.StringVar(&cfg.Collective, "collective", cfg.Collective, "collective: the prefix of every STOMP destination")
+	f.StringVar(&cfg.AgentKeys, "agent-keys", "", "folder of agents' public keys that registrations must be signed with")
+	f.StringVar(&cfg.DemoTrust, "demo-trust", cfg.DemoTrust, "folder of public keys (NAME.pub) the demo agents accept requests from")
+	return cmd
+}
+
+func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.IngestToken == "" && cfg.Demo {
+		cfg.IngestToken = randomToken()
+		logger.Info("no ingest token given; made one for this run", "token", cfg.IngestToken)
+	}
+	if cfg.IngestToken == "" {
+		logger.Warn("no ingest token: ingest endpoints will refuse every request (set --ingest-token)")
+	}
+	if cfg.Broker == "" && cfg.StompPasscode == "" {
+		cfg.StompPasscode = randomToken()
+		logger.Info("no STOMP passcode given; made one for this run", "login", cfg.StompLogin, "passcode", cfg.StompPasscode)
+	}
+	db := feed.NewDB(cfg.DB)
+	if err := db.Open(); err != nil {
+		return err
+	}
+	defer db.Close()
+	pipeline := &feed.Pipeline{DB: db, Hub: feed.NewHub(), FoldWindow: cfg.FoldWindow}
+	srv := web.NewServer(pipeline)
+	srv.Addr = cfg.HTTP
+	srv.IngestToken = cfg.IngestToken
+	srv.MaxBody = cfg.MaxBody
+	srv.Logger = logger
+	if err := srv.Open(); err != nil {
+		return err
+	}
+	logger.Info("fleetfeed is serving", "url", srv.URL(), "db", cfg.DB)
+
+	m, err := startMessaging(ctx, cfg, logger)
+	if err != nil {
+		srv.Close(context.Background())
+		return err
+	}
+	defer m.close()
+	var agentRing *rpc.KeyRing
+	if cfg.AgentKeys != "" {
+		agentRing = rpc.NewKeyRing()
+		if err := agentRing.AddDir(cfg.AgentKeys); err != nil {
+			return fmt.Errorf("--agent-keys: %w", err)
+		}
+	}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	go keepRunning(runCtx, logger, "events consumer", func(ctx context.Context) error {
+		return consumeEvents(ctx, m.conn, cfg.Collective, pipeline)
+	})
+	go keepRunning(runCtx, logger, "registration consumer", func(ctx context.Context) error {
+		return consumeRegistrations(ctx, m.conn, cfg.Collective, srv.Nodes, agentRing, logger)
+	})
+
+	done := make(chan error, 1)
+	if cfg.Demo {
+		go func() { done <- runDemo(runCtx, cfg, srv, m, logger) }()
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Close(shutdown); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if cfg.Demo {
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			logger.Warn("demo fleet stopped", "err", err)
+		}
+	}
+	return nil
+}
+
+// runDemo gives the demo fleet its profiles, starts its agents on the
+// broker and starts it posting.
+func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging, logger *slog.Logger) error {
+	fleet := demo.NewFleet(cfg.DemoSize, 1)
+	store := &nodes.Store{DB: srv.Pipeline.DB}
+	for _, s := range fleet {
+		if _, err := store.Upsert(ctx, s.Name, s.Profile()); err != nil {
+			return fmt.Errorf("demo profile %s: %w", s.Name, err)
+		}
+	}
+	trust := rpc.NewKeyRing()
+	if cfg.DemoTrust != "" {
+		if err := trust.AddDir(cfg.DemoTrust); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			logger.Warn("demo agents trust no client keys", "dir", cfg.DemoTrust, "err", err)
+		}
+	}
+	if _, _, err := startDemoAgents(ctx, fleet, m, cfg.Collective, trust, logger); err != nil {
+		return err
+	}
+	logger.Info("demo fleet started", "servers", len(fleet), "agents trust keys", strings.Join(trust.Names(), ", "))
+	return demo.Run(ctx, demo.Config{
+		BaseURL:  srv.URL(),
+		Token:    cfg.IngestToken,
+		Fleet:    fleet,
+		Interval: cfg.DemoPace,
+		Logf: func(format string, args ...any) {
+			logger.Warn(fmt.Sprintf(format, args...), "component", "demo")
+		},
+	})
+}
+
+// keepRunning runs a long-lived loop, restarting it after a pause when it
+// fails, until ctx is done.
+func keepRunning(ctx context.Context, logger *slog.Logger, what string, run func(context.Context) error) {
+	for {
+		err := run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		logger.Warn(what+" stopped; restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// defaultKeyDir is where `fleetfeed keygen` keeps keys.
+func defaultKeyDir() string {
+	if d, err := os.UserConfigDir(); err == nil {
+		return filepath.Join(d, "fleetfeed")
+	}
+	return ""
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
