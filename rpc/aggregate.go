@@ -48,9 +48,10 @@ func (s *Summary) Numeric() bool {
 }
 
 // Aggregate computes act's aggregates over the successful replies, in the
-// DDL's order. A nil act has none.
+// DDL's order. A nil act has none, and neither has a call without a
+// successful reply.
 func Aggregate(act *ActionDDL, replies []Received) []Summary {
-	if act == nil {
+	if act == nil || !slices.ContainsFunc(replies, func(r Received) bool { return r.StatusCode == StatusOK }) {
 		return nil
 	}
 	var out []Summary

@@ -75,8 +75,10 @@ const (
 	LimitFirst LimitMethod = "first"
 )
 
-// pick applies the limit to nodes, keeping their order.
-func (s Size) pick(nodes []string, method LimitMethod, seed int64) ([]string, error) {
+// Pick applies s as a limit to nodes, keeping their order: all of them
+// if s is zero, else the first ones or a random choice (seeded by seed,
+// or a random seed if 0). An unknown method is ErrInvalidRequest.
+func (s Size) Pick(nodes []string, method LimitMethod, seed int64) ([]string, error) {
 	n := s.Of(len(nodes))
 	if n == len(nodes) {
 		return nodes, nil

@@ -170,7 +170,7 @@ func (c *Client) Do(ctx context.Context, call Call) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets, err := call.Limit.pick(disc.Nodes, call.LimitMethod, call.LimitSeed)
+	targets, err := call.Limit.Pick(disc.Nodes, call.LimitMethod, call.LimitSeed)
 	if err != nil {
 		return nil, err
 	}

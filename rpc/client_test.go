@@ -126,7 +126,7 @@ func sorted(s []string) []string {
 
 // nodeServer serves the fleet's registrations as the fleetfeed server's
 // GET /api/v1/nodes does: from a nodes.Store in a real database.
-func nodeServer(t *testing.T, f *rpctest.Fleet) *httptest.Server {
+func nodeServer(t testing.TB, f *rpctest.Fleet) *httptest.Server {
 	t.Helper()
 	db := feed.NewDB(filepath.Join(t.TempDir(), "nodes.db"))
 	if err := db.Open(); err != nil {

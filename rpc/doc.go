@@ -4,8 +4,13 @@
 //
 // The sections below describe the wire format. The package holds the message types
 // (Request, Reply, Registration), their signing (Signer, KeyRing), node
-// filters (Filter), authorization (Policy), plugin descriptions (DDL) and
-// the broker interface (Connector). The agent daemon is rpc/agent.
+// filters (Filter, with the compound language of ParseCompound),
+// authorization (Policy), plugin descriptions (DDL), the broker interface
+// (Connector), and the client: Client.Do (discovery by broadcast,
+// inventory or list, direct requests, limits, batches, TTL, statistics),
+// Aggregate, Client.SendAsync with ListenReplies and a ReplyStore, and
+// RunAll. The agent daemon is rpc/agent; rpc/render writes results for
+// people and as JSON.
 //
 // # Destinations
 //
@@ -51,7 +56,8 @@
 //	  "action":     "runonce",
 //	  "data":       {"noop": true},        inputs, typed as the plugin's DDL says
 //	  "filter":     {"identity": ["web1"], "fact": [{"fact": "os.family", "operator": "==", "value": "Debian"}],
-//	                 "class": ["roles::web"], "agent": ["puppet"]},
+//	                 "class": ["roles::web"], "agent": ["puppet"],
+//	                 "compound": ["roles::db or not datacenter=ams1"]},  see ParseCompound
 //	  "collective": "fleetfeed",
 //	  "ttl":        60,                    seconds the request stays valid, 1 to 21600
 //	  "msgtime":    1764097200,            Unix seconds when it was made

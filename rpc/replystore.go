@@ -239,7 +239,7 @@ func (c *Client) SendAsync(ctx context.Context, call Call, targets []string) (st
 		if err != nil {
 			return "", err
 		}
-		if targets, err = call.Limit.pick(disc.Nodes, call.LimitMethod, call.LimitSeed); err != nil {
+		if targets, err = call.Limit.Pick(disc.Nodes, call.LimitMethod, call.LimitSeed); err != nil {
 			return "", err
 		}
 	}

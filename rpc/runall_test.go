@@ -33,8 +33,10 @@ type fakePuppet struct {
 	runs                *puppetRuns
 }
 
-func (p *fakePuppet) Run(context.Context, agent.Command) (agent.Output, error) { return agent.Output{}, nil }
-func (p *fakePuppet) LookPath(name string) (string, error)                     { return name, nil }
+func (p *fakePuppet) Run(context.Context, agent.Command) (agent.Output, error) {
+	return agent.Output{}, nil
+}
+func (p *fakePuppet) LookPath(name string) (string, error) { return name, nil }
 
 func (p *fakePuppet) Start(agent.Command) error {
 	if err := os.WriteFile(p.lock, []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {

@@ -35,9 +35,9 @@ type errorBody struct {
 	Line  int    `json:"line,omitempty"`
 }
 
-// Error answers with err as JSON — or, for a web page, as an HTML page —:
-// its client-safe message and the status its code maps to. Internal errors are logged and the client is told only that
-// something went wrong.
+// Error answers with err as JSON, or as an HTML page for a web page: its
+// client-safe message and the status its code maps to. Internal errors are
+// logged and the client is told only that something went wrong.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	code := feed.ErrorCode(err)
 	if code == feed.EINTERNAL {

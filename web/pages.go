@@ -22,6 +22,7 @@ import (
 	"fleetfeed/feed"
 	"fleetfeed/nodes"
 	"fleetfeed/timeline"
+	"fleetfeed/timeline/people"
 	"fleetfeed/translators"
 )
 
@@ -43,11 +44,15 @@ type staticFile struct {
 // assetURLs are the hashed URLs of the files every page links.
 type assetURLs struct {
 	CSS, JS, Icon string
+	// Map is the map page's script, World its world map.
+	Map, World string
 }
 
 // pageTemplates are the page templates; each is parsed with the layout and
 // the partials.
-var pageTemplates = []string{"timeline.html", "profile.html", "post.html", "error.html"}
+var pageTemplates = []string{"timeline.html", "profile.html", "post.html", "error.html",
+	"login.html", "lists.html", "list.html", "settings.html", "admin_mail.html", "search.html",
+	"map.html", "datacenter.html", "unsubscribe.html"}
 
 // loadUI parses the templates and hashes the static files.
 func loadUI() (*ui, error) {
@@ -68,26 +73,33 @@ func loadUI() (*ui, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		hash := hex.EncodeToString(sum[:6])
-		ext := path.Ext(name)
-		hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
-		ct := mime.TypeByExtension(ext)
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		u.static[hashed] = staticFile{body: body, contentType: ct, etag: `"` + hash + `"`}
-		urls[name] = "/static/" + hashed
+		u.addStatic(name, body, urls)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
 	}
-	u.urls = assetURLs{CSS: urls["app.css"], JS: urls["app.js"], Icon: urls["icon.svg"]}
-	if u.urls.CSS == "" || u.urls.JS == "" || u.urls.Icon == "" {
-		return nil, fmt.Errorf("static files: app.css, app.js or icon.svg missing")
+	u.addStatic("world.svg", assets.WorldSVG, urls)
+	u.urls = assetURLs{CSS: urls["app.css"], JS: urls["app.js"], Icon: urls["icon.svg"], Map: urls["map.js"], World: urls["world.svg"]}
+	if u.urls.CSS == "" || u.urls.JS == "" || u.urls.Icon == "" || u.urls.Map == "" || u.urls.World == "" {
+		return nil, fmt.Errorf("static files: app.css, app.js, map.js, icon.svg or world.svg missing")
 	}
 	return u, nil
+}
+
+// addStatic serves body under /static/ with its content hash in its name,
+// and records the URL in urls by name.
+func (u *ui) addStatic(name string, body []byte, urls map[string]string) {
+	sum := sha256.Sum256(body)
+	hash := hex.EncodeToString(sum[:6])
+	ext := path.Ext(name)
+	hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
+	ct := mime.TypeByExtension(ext)
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	u.static[hashed] = staticFile{body: body, contentType: ct, etag: `"` + hash + `"`}
+	urls[name] = "/static/" + hashed
 }
 
 // mustLoadUI is loadUI for NewServer: the files are embedded, so an error
@@ -110,7 +122,13 @@ type pageData struct {
 	// rel="alternate"> and the footer.
 	Feeds  []feedLink
 	Assets assetURLs
-	Body   any
+	// Scripts are the page's own scripts, after app.js.
+	Scripts []string
+	// User is the signed-in user, nil for an anonymous visitor; CSRF a
+	// token for the layout's sign-out form.
+	User *people.User
+	CSRF string
+	Body any
 }
 
 // feedLink is one feed of the page's timeline.
@@ -150,6 +168,9 @@ func isPage(r *http.Request) bool {
 // template is a clean error answer and not half a page.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	d.Assets = s.ui.urls
+	if d.User = currentUser(r); d.User != nil {
+		d.CSRF = s.csrfToken(w, r)
+	}
 	var buf bytes.Buffer
 	if err := s.ui.pages[name].ExecuteTemplate(&buf, "layout", d); err != nil {
 		s.Logger.Error("render page", "template", name, "path", r.URL.Path, "err", err)
@@ -263,8 +284,13 @@ func effectiveLimit(p timeline.Page) int {
 	return p.Limit
 }
 
-// handleHome is the public timeline.
+// handleHome is the signed-in user's home timeline, or for anonymous
+// visitors the public timeline.
 func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
+	if u := currentUser(r); u != nil {
+		s.handleHomeTimeline(w, r, u)
+		return
+	}
 	v, ok := s.readTimeline(w, r, "/", "public", s.Timeline.Public)
 	if !ok {
 		return
@@ -276,10 +302,7 @@ func (s *Server) handleHome(w http.ResponseWriter, r *http.Request) {
 		Description: "What every server in the fleet is saying, live.",
 		Section:     "public",
 		Feeds:       feedLinks("Public timeline", "/public"),
-		Body: struct {
-			Heading, Intro string
-			Timeline       timelineView
-		}{"Public timeline", "What every server in the fleet says, newest first.", v},
+		Body:        timelinePage{Heading: "Public timeline", Intro: "What every server in the fleet says, newest first.", Timeline: v},
 	})
 }
 
@@ -326,11 +349,16 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, name stri
 		s.Error(w, r, err)
 		return
 	}
+	pv := newProfileView(n, v, counts, end, now)
+	pv.Follow = s.followButton(w, r, "node", n.Name)
+	if u := currentUser(r); u != nil && u.Role.AtLeast(people.RoleAdmin) {
+		pv.Edit = newProfileForm(n, s.csrfToken(w, r))
+	}
 	s.render(w, r, http.StatusOK, "profile.html", pageData{
 		Title:       displayName(n) + " (@" + n.Name + ")",
 		Description: "The profile and posts of the server @" + n.Name + ".",
 		Feeds:       feedLinks("@"+n.Name, nodePath(n.Name)),
-		Body:        newProfileView(n, v, counts, end, now),
+		Body:        pv,
 	})
 }
 
@@ -367,10 +395,8 @@ func (s *Server) handleTag(w http.ResponseWriter, r *http.Request) {
 		Title:       "#" + tag,
 		Description: "Posts tagged #" + tag + ", live.",
 		Feeds:       feedLinks("#"+tag, tagPath(tag)),
-		Body: struct {
-			Heading, Intro string
-			Timeline       timelineView
-		}{"#" + tag, "Every post tagged #" + tag + ", newest first.", v},
+		Body: timelinePage{Heading: "#" + tag, Intro: "Every post tagged #" + tag + ", newest first.", Timeline: v,
+			Follow: s.followButton(w, r, "tag", tag)},
 	})
 }
 

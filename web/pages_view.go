@@ -121,6 +121,10 @@ type profileView struct {
 	LastSeen    *when
 	Spark       sparkline
 	Timeline    timelineView
+	// Follow is the follow button for a signed-in user; Edit the
+	// profile form for an administrator.
+	Follow *followButton
+	Edit   *profileForm
 }
 
 func newProfileView(n *nodes.Node, tl timelineView, perHour []int, end, now time.Time) profileView {

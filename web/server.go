@@ -14,6 +14,8 @@ import (
 	"fleetfeed/feed"
 	"fleetfeed/nodes"
 	"fleetfeed/timeline"
+	"fleetfeed/timeline/mail"
+	"fleetfeed/timeline/people"
 )
 
 // DefaultMaxBody is the largest ingest request body accepted.
@@ -36,10 +38,22 @@ type Server struct {
 	// Stream tunes the streaming API.
 	Stream StreamConfig
 
+	// Private keeps anonymous visitors out: they must sign in to see
+	// anything but the login page, the health check, ingest and
+	// unsubscribe links; private feeds with a valid token still work.
+	Private bool
+
 	Pipeline *feed.Pipeline
 	Nodes    *nodes.Store
 	Timeline *timeline.Reader
-	Logger   *slog.Logger
+	// People are the accounts and sessions; Follows what users follow
+	// and their lists; Mail the e-mail settings, preferences and outbox.
+	People  *people.Store
+	Follows *timeline.Follows
+	Mail    *mail.Service
+	// Limiter slows down password guessing on the login form.
+	Limiter *people.Limiter
+	Logger  *slog.Logger
 
 	ln      net.Listener
 	server  *http.Server
@@ -47,14 +61,22 @@ type Server struct {
 	ui      *ui
 	events  eventCache
 	streams streamSet
+	// postRoutes are the patterns of the CSRF-checked POST routes.
+	postRoutes []string
 }
 
 // NewServer returns a server over the pipeline's database.
 func NewServer(p *feed.Pipeline) *Server {
+	ppl := &people.Store{DB: p.DB}
+	follows := &timeline.Follows{DB: p.DB}
 	s := &Server{
 		Pipeline: p,
 		Nodes:    &nodes.Store{DB: p.DB},
 		Timeline: &timeline.Reader{DB: p.DB},
+		People:   ppl,
+		Follows:  follows,
+		Mail:     &mail.Service{DB: p.DB, People: ppl, Follows: follows},
+		Limiter:  people.NewLimiter(),
 		Logger:   slog.Default(),
 		mux:      http.NewServeMux(),
 		ui:       mustLoadUI(),
@@ -86,12 +108,14 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /public.rss", s.handlePublicFeed)
 	s.mux.HandleFunc("GET /public.atom", s.handlePublicFeed)
 	s.mux.HandleFunc("GET /public.json", s.handlePublicFeed)
+
+	s.peopleRoutes()
 }
 
 // Handler is the server's handler with its middleware, for tests and for
 // Open.
 func (s *Server) Handler() http.Handler {
-	return s.recoverPanics(s.logRequests(securityHeaders(s.mux)))
+	return s.recoverPanics(s.logRequests(securityHeaders(s.withVisitor(s.mux))))
 }
 
 // Open starts listening and serving in the background.

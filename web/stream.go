@@ -26,8 +26,9 @@ import (
 //	{"type":"subscribe","stream":"tag:security","since_id":"123"}
 //	{"type":"unsubscribe","stream":"node:web01"}
 //
-// Streams are "public", "node:{name}" (a handle or any alias) and
-// "tag:{tag}"; "list:{id}" and "home" are reserved for lists and follows.
+// Streams are "public", "node:{name}" (a handle or any alias),
+// "tag:{tag}", "list:{id}" (a list the user may see) and "home" (what the
+// signed-in user follows).
 // The query parameters stream (repeatable) and since_id subscribe on
 // connect; since_id on connect also applies to every later subscribe that
 // carries none of its own, so a client that reconnects says once where it
@@ -180,8 +181,9 @@ func (st *stream) skip(n feed.Notice) bool {
 }
 
 // resolveStream parses a stream name into a subscription. The errors are
-// EINVALID for a name that is not a stream, ENOTFOUND for an unknown node,
-// and EUNSUPPORTED for the streams still to come.
+// EINVALID for a name that is not a stream, ENOTFOUND for an unknown node
+// or a list the user may not see, and EUNAUTHORIZED for home without a
+// session.
 func (s *Server) resolveStream(ctx context.Context, name string) (*stream, error) {
 	kind, arg, hasArg := strings.Cut(strings.TrimSpace(name), ":")
 	switch kind {
@@ -215,8 +217,8 @@ func (s *Server) resolveStream(ctx context.Context, name string) (*stream, error
 				return s.Timeline.Tag(ctx, t, p)
 			},
 		}, nil
-	case "list", "home":
-		return nil, feed.Errorf(feed.EUNSUPPORTED, "stream %q is not available yet", name)
+	case "list", "home": // the connection's user's: see live_people.go
+		return s.resolvePeopleStream(ctx, kind, arg, hasArg)
 	}
 	return nil, feed.Errorf(feed.EINVALID, "%q is not a stream; streams are public, node:{name} and tag:{tag}", name)
 }
@@ -252,6 +254,7 @@ func (s *Server) handleStreaming(w http.ResponseWriter, r *http.Request) {
 		return // Upgrade has answered the client
 	}
 	c := newStreamConn(s, cfg, ws, hj.conn, since)
+	c.ctx = withStreamVisitor(c.ctx, r) // for the home and list streams
 	s.streams.add(c)
 	// The connection outlives the request: returning lets the HTTP
 	// server free what it keeps for a request (its buffers, the deep
@@ -285,9 +288,10 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 
 // eventCache encodes each live event once for all connections: a post
 // published to the hub reaches every connection as the same *feed.Post,
-// so (post, kind, stream) names one message.
+// so (post, kind, stream) names one message. It keeps the message as a
+// whole websocket frame, which every connection copies as it is.
 type eventCache struct {
-	m    sync.Map // eventKey → *websocket.PreparedMessage
+	m    sync.Map // eventKey → []byte, a frame
 	mu   sync.Mutex
 	ring [1024]eventKey // the keys in m, oldest replaced first
 	next int
@@ -298,20 +302,16 @@ type eventKey struct {
 	kind, stream string
 }
 
-func (c *eventCache) get(kind, stream string, p *feed.Post) (*websocket.PreparedMessage, error) {
+func (c *eventCache) get(kind, stream string, p *feed.Post) ([]byte, error) {
 	k := eventKey{post: p, kind: kind, stream: stream}
-	if pm, ok := c.m.Load(k); ok {
-		return pm.(*websocket.PreparedMessage), nil
+	if f, ok := c.m.Load(k); ok {
+		return f.([]byte), nil
 	}
 	b, err := json.Marshal(streamEvent{Event: kind, Stream: stream, ID: feed.FormatID(p.ID), Payload: p})
 	if err != nil {
 		return nil, err
 	}
-	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, b)
-	if err != nil {
-		return nil, err
-	}
-	v, loaded := c.m.LoadOrStore(k, pm)
+	v, loaded := c.m.LoadOrStore(k, textFrame(b))
 	if !loaded {
 		c.mu.Lock()
 		if old := c.ring[c.next]; old.post != nil {
@@ -321,7 +321,26 @@ func (c *eventCache) get(kind, stream string, p *feed.Post) (*websocket.Prepared
 		c.next = (c.next + 1) % len(c.ring)
 		c.mu.Unlock()
 	}
-	return v.(*websocket.PreparedMessage), nil
+	return v.([]byte), nil
+}
+
+// textFrame is payload as a websocket text frame from a server: final,
+// unmasked and uncompressed (the upgrader negotiates no compression).
+func textFrame(payload []byte) []byte {
+	n := len(payload)
+	f := make([]byte, 0, n+10)
+	switch {
+	case n < 126:
+		f = append(f, 0x81, byte(n))
+	case n < 1<<16:
+		f = append(f, 0x81, 126, byte(n>>8), byte(n))
+	default:
+		f = append(f, 0x81, 127)
+		for i := 56; i >= 0; i -= 8 {
+			f = append(f, byte(uint64(n)>>i))
+		}
+	}
+	return append(f, payload...)
 }
 
 // streamSet is the open connections, for Close.

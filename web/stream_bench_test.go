@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,17 +31,21 @@ import (
 )
 
 // The streaming benchmark connects benchClients websocket clients, all
-// following the public stream, and ingests benchRate events a second for
+// following the public stream, and ingests benchRate events a second
+// (benchRate*benchTick per tick, one Pipeline.Ingest call each) for
 // benchSeconds: every event reaches every client. It reports the time
 // from the start of the ingest call to the client's having read the
-// message (p50, p99), and the server's memory per connection, next to two
-// ceilings measured in the same run: the same clients fed by a bare
-// websocket server (no store, no pipeline, no JSON), and the hub's fan-out
-// to as many plain goroutines.
+// message (p50-ms, p99-ms), the server's processor time per message
+// delivered, and its memory per connection (heap, and heap plus goroutine
+// stacks; idle after subscribing, and busy at the end of the run), next
+// to two ceilings measured in the same run: the same clients fed by a
+// bare websocket server (no store, no pipeline, no JSON: bare-*), and the
+// hub's fan-out to as many plain goroutines (hub-*).
 //
 // The clients run in a child process (this test binary, running
-// TestStreamBenchClients), so that the server's memory is measured alone
-// and the clients' reading does not share the server's heap.
+// TestStreamBenchClients), so that the server's memory is measured alone;
+// they share the machine's processors with the server, so on a small
+// machine the figures are those of a saturated one.
 const (
 	benchClients = 1000
 	benchRate    = 1000 // events per second
@@ -62,6 +67,8 @@ type clientReport struct {
 	P99      float64 `json:"p99_ms"`
 	Max      float64 `json:"max_ms"`
 	Errors   int     `json:"errors"`
+	// cpu is the server's processor time while it delivered.
+	cpu time.Duration
 }
 
 // TestStreamBenchClients is not a test: it is the clients of the streaming
@@ -275,15 +282,22 @@ func BenchmarkStreamDelivery(b *testing.B) {
 		b.ReportMetric(got.rep.Max, "max-ms")
 		b.ReportMetric(got.rate, "events/s")
 		b.ReportMetric(got.ingest[len(got.ingest)/2].Seconds()*1000, "ingest-p50-ms")
+		b.ReportMetric(got.cpu.Seconds()/float64(got.rep.Messages)*1e9, "server-cpu-ns/msg")
+		b.ReportMetric(ceiling.cpu.Seconds()/float64(ceiling.Messages)*1e9, "bare-cpu-ns/msg")
 		b.ReportMetric(got.heapPerConn/1024, "heap-KB/conn")
 		b.ReportMetric(got.totalPerConn/1024, "heap+stack-KB/conn")
+		b.ReportMetric(got.busyHeapPerConn/1024, "busy-heap-KB/conn")
 		b.ReportMetric(got.busyPerConn/1024, "busy-heap+stack-KB/conn")
 		want := int64(got.events) * benchClients
 		b.ReportMetric(100*float64(got.rep.Messages)/float64(want), "delivered-%")
 		b.ReportMetric(0, "ns/op")
-		b.Logf("pipeline %+v at %.0f events/s (ingest calls p50 %v, p99 %v); per connection %.1f KB heap, %.1f KB with stacks, %.1f KB after the run; bare %+v; hub p50 %.3f ms p99 %.3f ms",
-			got.rep, got.rate, got.ingest[len(got.ingest)/2], got.ingest[len(got.ingest)*99/100],
-			got.heapPerConn/1024, got.totalPerConn/1024, got.busyPerConn/1024, ceiling, hub50, hub99)
+		b.Logf("pipeline: p50 %.1f ms, p99 %.1f ms, max %.1f ms at %.0f events/s (ingest calls p50 %v, p99 %v), %.0f ns of processor per message; "+
+			"per connection %.1f KB heap, %.1f KB with stacks, %.1f KB (%.1f KB) at the end of the run; "+
+			"bare: p50 %.1f ms, p99 %.1f ms, %.0f ns per message; hub: p50 %.2f ms, p99 %.2f ms",
+			got.rep.P50, got.rep.P99, got.rep.Max, got.rate, got.ingest[len(got.ingest)/2], got.ingest[len(got.ingest)*99/100],
+			got.cpu.Seconds()/float64(got.rep.Messages)*1e9,
+			got.heapPerConn/1024, got.totalPerConn/1024, got.busyHeapPerConn/1024, got.busyPerConn/1024,
+			ceiling.P50, ceiling.P99, ceiling.cpu.Seconds()/float64(ceiling.Messages)*1e9, hub50, hub99)
 		if got.rep.Messages != want || got.rep.Errors > 0 || ceiling.Messages != want {
 			// Clients dropped as too slow: the machine could not keep up.
 			b.Logf("delivered %d (bare %d) of %d messages, %d errors", got.rep.Messages, ceiling.Messages, want, got.rep.Errors)
@@ -292,11 +306,21 @@ func BenchmarkStreamDelivery(b *testing.B) {
 }
 
 type pipelineResult struct {
-	ingest                                 []time.Duration
-	rep                                    clientReport
-	rate                                   float64
-	events                                 int
-	heapPerConn, totalPerConn, busyPerConn float64
+	ingest                       []time.Duration
+	rep                          clientReport
+	rate                         float64
+	events                       int
+	heapPerConn, totalPerConn    float64
+	busyHeapPerConn, busyPerConn float64
+	// cpu is the server's processor time while it delivered.
+	cpu time.Duration
+}
+
+// cpuTime is the processor time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func runPipelineStream(b *testing.B) pipelineResult {
@@ -319,6 +343,7 @@ func runPipelineStream(b *testing.B) pipelineResult {
 
 	var res pipelineResult
 	ctx := context.Background()
+	cpu0 := cpuTime()
 	res.rate = emitAtRate(b, func(n, first int) {
 		evs := make([]translators.Event, n)
 		sent := time.Now().UnixNano()
@@ -339,9 +364,13 @@ func runPipelineStream(b *testing.B) pipelineResult {
 		res.ingest = append(res.ingest, time.Since(t0))
 		res.events += n
 	})
-	heap2, stack2 := heapAndStack()
+	c1 := cpuTime()
+	heap2, stack2 := heapAndStack() // with the clients still connected
+	gc := cpuTime() - c1
 	res.rep = stop(res.events)
+	res.cpu = cpuTime() - cpu0 - gc
 	slices.Sort(res.ingest)
+	res.busyHeapPerConn = float64(int64(heap2)-int64(heap0)) / benchClients
 	res.busyPerConn = float64(int64(heap2+stack2)-int64(heap0+stack0)) / benchClients
 	res.heapPerConn = float64(int64(heap1)-int64(heap0)) / benchClients
 	res.totalPerConn = float64(int64(heap1+stack1)-int64(heap0+stack0)) / benchClients
@@ -398,6 +427,7 @@ func runBareBroadcast(b *testing.B) clientReport {
 	defer ts.Close()
 	stop := benchClientsProcess(b, "ws"+strings.TrimPrefix(ts.URL, "http"))
 	events := 0
+	cpu0 := cpuTime()
 	emitAtRate(b, func(n, first int) {
 		events += n
 		sent := time.Now().UnixNano()
@@ -414,6 +444,7 @@ func runBareBroadcast(b *testing.B) clientReport {
 		}
 	})
 	rep := stop(events)
+	rep.cpu = cpuTime() - cpu0
 	mu.Lock()
 	for _, q := range queues {
 		close(q)

@@ -178,11 +178,14 @@ func (c *streamConn) deliver(n feed.Notice) error {
 		if !st.match(n.Post) || st.skip(n) {
 			continue
 		}
-		pm, err := c.s.events.get(n.Kind, st.name, n.Post)
+		frame, err := c.s.events.get(n.Kind, st.name, n.Post)
 		if err != nil {
 			return err
 		}
-		if err := c.ws.WritePreparedMessage(pm); err != nil {
+		// The frame goes straight into the connection's buffer; only
+		// this goroutine writes data frames, and a control frame from
+		// the reader goroutine is appended whole, under the same lock.
+		if err := c.bc.append(frame); err != nil {
 			return err
 		}
 		if err := c.bc.flushIfFull(); err != nil {
@@ -468,6 +471,18 @@ func (c *batchConn) write(b []byte) error {
 	}
 	_, err := c.Conn.Write(b)
 	return err
+}
+
+// append adds a whole frame to the buffer, or writes it when the
+// connection is not held.
+func (c *batchConn) append(frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.buf == nil {
+		return c.write(frame)
+	}
+	*c.buf = append(*c.buf, frame...)
+	return nil
 }
 
 // hold starts buffering writes.

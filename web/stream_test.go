@@ -211,8 +211,8 @@ func TestStreamSubscribeAndUnsubscribe(t *testing.T) {
 
 	// Mistakes are answered, and the connection stays usable.
 	for _, tt := range []struct{ msg, has string }{
-		{`{"type":"subscribe","stream":"list:1"}`, "not available yet"},
-		{`{"type":"subscribe","stream":"home"}`, "not available yet"},
+		{`{"type":"subscribe","stream":"list:1"}`, "no list 1"},
+		{`{"type":"subscribe","stream":"home"}`, "sign in"},
 		{`{"type":"subscribe","stream":"everything"}`, "not a stream"},
 		{`{"type":"subscribe","stream":"tag:!!"}`, "not a hashtag"},
 		{`{"type":"subscribe","stream":"node:nobody"}`, "no server"},

@@ -114,7 +114,9 @@ func printFacts(w io.Writer, fact string, res *rpc.Result, out outputFlags, show
 			fmt.Fprint(w, "\n"+nameColumns(d.Nodes, 12, 78)+"\n")
 		}
 	}
-	fmt.Fprintln(w)
+	if !showNodes || len(dist) == 0 {
+		fmt.Fprintln(w)
+	}
 	if err := render.Replies(w, nil, res.Replies, render.DisplayFailed); err != nil {
 		return err
 	}

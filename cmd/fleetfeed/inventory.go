@@ -33,7 +33,7 @@ Exit status: 0, 2 the server did not answer, 3 usage, 6 could not run.`,
 			}
 			node := args[0]
 			if err := rpc.CheckName(node); err != nil {
-				return usageErr("node: %v", err)
+				return usageErr("node: %w", err)
 			}
 			ctx := cmd.Context()
 			sess, err := client.connect(ctx, "", nil)

@@ -36,7 +36,7 @@ It never overwrites a key.`,
 				name = args[0]
 			}
 			if err := rpc.CheckName(name); err != nil {
-				return usageErr("key name: %v", err)
+				return usageErr("key name: %w", err)
 			}
 			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return cannotRun(err)

@@ -161,10 +161,10 @@ func registrationProfile(reg *rpc.Registration) nodes.Profile {
 
 // startDemoAgents runs the demo fleet as real agents on the broker, so
 // that RPC works against it. They trust the given ring.
-func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, collective string, ring *rpc.KeyRing, logger *slog.Logger) (*agent.Sim, *rpc.KeyRing, error) {
+func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, collective string, ring *rpc.KeyRing, logger *slog.Logger) (*agent.Sim, error) {
 	conn, err := broker.Dial(ctx, m.url, broker.Options{Logger: logger.With("component", "demo-agents")})
 	if err != nil {
-		return nil, nil, fmt.Errorf("demo agents: %w", err)
+		return nil, fmt.Errorf("demo agents: %w", err)
 	}
 	sim, err := agent.NewSim(agent.SimConfig{
 		Count:      len(fleet),
@@ -173,6 +173,7 @@ func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, col
 		Facts: func(i int, _ string) (map[string]any, []string) {
 			return fleet[i].Facts, fleet[i].Classes
 		},
+		KeyName:              "demo-fleet",
 		Keys:                 ring,
 		Policy:               rpc.Policy{Default: rpc.Allow},
 		RegistrationInterval: 5 * time.Minute,
@@ -180,11 +181,7 @@ func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, col
 	}, []rpc.Connector{conn}, logger.With("component", "demo-agents"))
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
-	}
-	agentRing := rpc.NewKeyRing()
-	if err := agentRing.Add(sim.KeyName(), sim.PublicKey(), "*"); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	go func() {
 		defer conn.Close()
@@ -192,7 +189,7 @@ func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, col
 			logger.Warn("demo agents stopped", "err", err)
 		}
 	}()
-	return sim, agentRing, nil
+	return sim, nil
 }
 
 // collectiveOK checks a collective name the way the protocol does.

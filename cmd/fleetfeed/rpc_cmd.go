@@ -94,7 +94,7 @@ func parseInputs(act *rpc.ActionDDL, args []string) (map[string]any, error) {
 			}
 			typed, err := in.Parse(v)
 			if err != nil {
-				return nil, usageErr("input %s: %v", k, err)
+				return nil, usageErr("input %s: %w", k, err)
 			}
 			data[k] = typed
 			continue
@@ -194,7 +194,7 @@ func (c *rpcCmd) run(cmd *cobra.Command, args []string) error {
 	call.Agent, call.Action, call.Data = args[0], action, data
 	display, err := render.ParseDisplay(c.out.Display)
 	if err != nil {
-		return usageErr("%v", err)
+		return usageErr("%w", err)
 	}
 	ctx := cmd.Context()
 	var store rpc.ReplyStore
@@ -229,10 +229,9 @@ func (c *rpcCmd) sendAsync(ctx context.Context, w io.Writer, sess *rpcSession, c
 	if err != nil {
 		return callErr(err)
 	}
-	targets := disc.Nodes
-	if !call.Limit.IsZero() {
-		call.Targets = disc.Nodes
-		targets = nil // SendAsync applies the limit to call.Targets
+	targets, err := call.Limit.Pick(disc.Nodes, call.LimitMethod, call.LimitSeed)
+	if err != nil {
+		return callErr(err)
 	}
 	id, err := sess.client.SendAsync(ctx, call, targets)
 	if err != nil {
@@ -240,9 +239,9 @@ func (c *rpcCmd) sendAsync(ctx context.Context, w io.Writer, sess *rpcSession, c
 	}
 	if c.out.JSON || c.out.JSONL {
 		return render.JSONLine(w, map[string]any{"requestid": id, "agent": call.Agent, "action": call.Action,
-			"nodes": disc.Nodes, "reply_to": rpc.AsyncReplyDestination(c.client.Collective, c.asyncListener)})
+			"nodes": targets, "reply_to": rpc.AsyncReplyDestination(c.client.Collective, c.asyncListener)})
 	}
-	fmt.Fprintf(w, "Request %s sent to %d nodes; replies go to %s\n", id, len(disc.Nodes),
+	fmt.Fprintf(w, "Request %s sent to %d nodes; replies go to %s\n", id, len(targets),
 		rpc.AsyncReplyDestination(c.client.Collective, c.asyncListener))
 	return nil
 }

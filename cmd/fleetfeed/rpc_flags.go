@@ -22,7 +22,9 @@ import (
 )
 
 // Exit codes of the RPC commands (rpc, ping, find, inventory, facts,
-// puppet, plot). When several apply, the highest but 3 wins.
+// puppet, plot; see docs/cli.md). Of 1, 2 and 5, the highest that applies
+// wins; 3, 4 and 6 mean the command stopped before asking anyone, or
+// could not go on.
 const (
 	exitOK          = 0 // every node asked answered with status OK
 	exitFailed      = 1 // some nodes answered with a failure status
@@ -121,7 +123,8 @@ func (f *clientFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.KeyName, "key-name", rpcEnv("FLEETFEED_KEY_NAME", name), "name the agents know the key by ($FLEETFEED_KEY_NAME)")
 	fs.StringVar(&f.Caller, "caller", rpcEnv("FLEETFEED_CALLER", "user="+name), "caller id the requests carry ($FLEETFEED_CALLER)")
 	fs.StringVar(&f.TrustDir, "trusted-dir", filepath.Join(rpcConfigDir(), "trusted"), "directory of NAME.pub keys trusted to sign replies from sender NAME")
-	fs.StringArrayVar(&f.Trust, "trust", nil, "trust a reply key: FILE.pub[=SENDER,...] (senders default to the file's name; * for any)")
+	fs.StringArrayVar(&f.Trust, "trust", strings.Fields(os.Getenv("FLEETFEED_TRUST")),
+		"trust a reply key: FILE.pub[=SENDER,...] (senders default to the file's name; * for any) ($FLEETFEED_TRUST, space separated)")
 	fs.StringArrayVar(&f.DDLs, "ddl", nil, "JSON DDL of an agent the client does not know (repeatable)")
 }
 
@@ -264,7 +267,7 @@ func (f *filterFlags) filter() (*rpc.Filter, error) {
 			if strings.ContainsAny(tok, "=<>") {
 				ff, err := rpc.ParseFactFilter(tok)
 				if err != nil {
-					return nil, usageErr("-W %q: %v", tok, err)
+					return nil, usageErr("-W %q: %w", tok, err)
 				}
 				out.Fact = append(out.Fact, ff)
 			} else {
@@ -278,12 +281,12 @@ func (f *filterFlags) filter() (*rpc.Filter, error) {
 			if errors.As(err, &ce) {
 				return nil, usageErr("-S: %s\n    %s\n    %s^", ce.Error(), s, strings.Repeat(" ", ce.Column-1))
 			}
-			return nil, usageErr("-S: %v", err)
+			return nil, usageErr("-S: %w", err)
 		}
 		out.Compound = append(out.Compound, s)
 	}
 	if err := out.Validate(); err != nil {
-		return nil, usageErr("filter: %v", err)
+		return nil, usageErr("filter: %w", err)
 	}
 	return out, nil
 }
@@ -348,7 +351,7 @@ func (f *discoveryFlags) discoverer(in io.Reader, flt *filterFlags) (rpc.Discove
 		}
 		nodes, err := rpc.ParseNodeList(data)
 		if err != nil {
-			return nil, usageErr("--nodes %s: %v", f.Nodes, err)
+			return nil, usageErr("--nodes %s: %w", f.Nodes, err)
 		}
 		return &rpc.NodeList{Name: "flatfile", Nodes: nodes}, nil
 	case "stdin":
@@ -389,7 +392,7 @@ func readStdinNodes(in io.Reader, explicit bool) ([]string, bool, error) {
 	}
 	nodes, err := rpc.ParseNodeList(data)
 	if err != nil {
-		return nil, false, usageErr("stdin: %v", err)
+		return nil, false, usageErr("stdin: %w", err)
 	}
 	return nodes, true, nil
 }
@@ -419,10 +422,10 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 func (f *requestFlags) apply(call *rpc.Call) error {
 	var err error
 	if call.Batch, err = rpc.ParseSize(f.Batch); err != nil {
-		return usageErr("--batch %v", err)
+		return usageErr("--batch %w", err)
 	}
 	if call.Limit, err = rpc.ParseSize(f.Limit); err != nil {
-		return usageErr("--limit %v", err)
+		return usageErr("--limit %w", err)
 	}
 	switch rpc.LimitMethod(f.LimitMethod) {
 	case rpc.LimitRandom, rpc.LimitFirst:

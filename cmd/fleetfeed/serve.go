@@ -20,6 +20,7 @@ import (
 	"fleetfeed/nodes"
 	"fleetfeed/rpc"
 	"fleetfeed/rpc/broker"
+	"fleetfeed/timeline/people"
 	"fleetfeed/web"
 )
 
@@ -47,6 +48,16 @@ type ServeConfig struct {
 	// DemoTrust is a folder of public keys the demo agents accept
 	// requests from (where `fleetfeed keygen` writes).
 	DemoTrust string
+
+	// Private makes anonymous visitors sign in to see anything.
+	Private bool
+	// BaseURL is the address readers reach the web page at, for links
+	// in feeds and e-mail; "http://" + HTTP when empty.
+	BaseURL string
+	// AdminUser and AdminPassword create the first administrator when
+	// there is none yet.
+	AdminUser     string
+	AdminPassword string
 }
 
 // DefaultServeConfig holds the defaults of `fleetfeed serve`.
@@ -63,6 +74,7 @@ func DefaultServeConfig() ServeConfig {
 		StompLogin:  "fleetfeed",
 		Collective:  "fleetfeed",
 		DemoTrust:   defaultKeyDir(),
+		AdminUser:   "admin",
 	}
 }
 
@@ -89,6 +101,9 @@ func (c *ServeConfig) Validate() error {
 	if c.Broker == "" && c.StompLogin == "" {
 		return errors.New("--stomp-login must not be empty")
 	}
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		return errors.New("--base-url must start with http:// or https://")
+	}
 	return nil
 }
 
@@ -107,7 +122,12 @@ Unless --broker names an external STOMP broker (RabbitMQ, ActiveMQ), an
 embedded one listens on --stomp-listen; its passcode comes from
 --stomp-passcode or $FLEETFEED_STOMP_PASSCODE, and is made up and printed
 when neither is set. The server consumes the events and registration
-queues of its collective.`,
+queues of its collective.
+
+Accounts: on a first start with no administrator, --admin-user and
+--admin-password (or $FLEETFEED_ADMIN_PASSWORD) create one; without a
+password, the server says how to make one with ` + "`fleetfeed user add`" + `.
+With --private, anonymous visitors must sign in to see anything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfg.IngestToken == "" {
@@ -115,6 +135,9 @@ queues of its collective.`,
 			}
 			if cfg.StompPasscode == "" {
 				cfg.StompPasscode = os.Getenv("FLEETFEED_STOMP_PASSCODE")
+			}
+			if cfg.AdminPassword == "" {
+				cfg.AdminPassword = os.Getenv("FLEETFEED_ADMIN_PASSWORD")
 			}
 			return runServe(cmd.Context(), cfg, slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 		},
@@ -135,6 +158,10 @@ queues of its collective.`,
 	f.StringVar(&cfg.Collective, "collective", cfg.Collective, "collective: the prefix of every STOMP destination")
 	f.StringVar(&cfg.AgentKeys, "agent-keys", "", "folder of agents' public keys that registrations must be signed with")
 	f.StringVar(&cfg.DemoTrust, "demo-trust", cfg.DemoTrust, "folder of public keys (NAME.pub) the demo agents accept requests from")
+	f.BoolVar(&cfg.Private, "private", false, "make anonymous visitors sign in to see anything (private feeds with a token still work)")
+	f.StringVar(&cfg.BaseURL, "base-url", "", "address readers reach the web page at, for links in feeds and e-mail (default http://ADDR of --http)")
+	f.StringVar(&cfg.AdminUser, "admin-user", cfg.AdminUser, "name of the first administrator, made on a first start with --admin-password")
+	f.StringVar(&cfg.AdminPassword, "admin-password", "", "password of the first administrator (default $FLEETFEED_ADMIN_PASSWORD)")
 	return cmd
 }
 
@@ -164,6 +191,16 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	srv.IngestToken = cfg.IngestToken
 	srv.MaxBody = cfg.MaxBody
 	srv.Logger = logger
+	srv.Private = cfg.Private
+	srv.BaseURL = cfg.BaseURL
+	srv.Mail.Logger = logger
+	srv.Mail.BaseURL = cfg.BaseURL
+	if srv.Mail.BaseURL == "" {
+		srv.Mail.BaseURL = "http://" + cfg.HTTP
+	}
+	if err := ensureAdmin(ctx, srv.People, cfg, logger); err != nil {
+		return err
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -190,10 +227,28 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	go keepRunning(runCtx, logger, "registration consumer", func(ctx context.Context) error {
 		return consumeRegistrations(ctx, m.conn, cfg.Collective, srv.Nodes, agentRing, logger)
 	})
+	// Replies to requests sent with --async (and, later, from the page)
+	// are stored as they come, when signed by a known agent key.
+	replyKeys := rpc.NewKeyRing()
+	if cfg.AgentKeys != "" {
+		if err := replyKeys.AddDir(cfg.AgentKeys); err != nil {
+			return fmt.Errorf("--agent-keys: %w", err)
+		}
+	}
+	go keepRunning(runCtx, logger, "reply listener", func(ctx context.Context) error {
+		return rpc.ListenReplies(ctx, m.conn, cfg.Collective, rpc.DefaultAsyncListener, replyKeys,
+			&rpc.SQLiteReplyStore{DB: db}, logger.With("component", "replies"))
+	})
+
+	go srv.Timeline.RunIndexer(runCtx, 2*time.Second, func(err error) {
+		logger.Warn("search index", "err", err)
+	})
+	go srv.Mail.Run(runCtx, pipeline.Hub)
+	go expireSessions(runCtx, srv.People, logger)
 
 	done := make(chan error, 1)
 	if cfg.Demo {
-		go func() { done <- runDemo(runCtx, cfg, srv, m, logger) }()
+		go func() { done <- runDemo(runCtx, cfg, srv, m, replyKeys, logger) }()
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
@@ -210,9 +265,46 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	return nil
 }
 
+// ensureAdmin makes the first administrator when there is none: from
+// cfg.AdminUser and cfg.AdminPassword, or, without a password, it says
+// how to make one. The password is never logged.
+func ensureAdmin(ctx context.Context, store *people.Store, cfg ServeConfig, logger *slog.Logger) error {
+	ok, err := store.HasAdmin(ctx)
+	if err != nil || ok {
+		return err
+	}
+	if cfg.AdminPassword == "" {
+		logger.Warn("there is no administrator yet: make one with `fleetfeed user add NAME --role admin`, " +
+			"or start with --admin-user NAME and $FLEETFEED_ADMIN_PASSWORD")
+		return nil
+	}
+	u, err := store.Create(ctx, people.NewUser{Name: cfg.AdminUser, Password: cfg.AdminPassword, Role: people.RoleAdmin})
+	if err != nil {
+		return fmt.Errorf("first administrator: %s", feed.ErrorMessage(err))
+	}
+	logger.Info("made the first administrator", "user", u.Name)
+	return nil
+}
+
+// expireSessions deletes ended sessions every hour until ctx ends.
+func expireSessions(ctx context.Context, store *people.Store, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if _, err := store.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			logger.Warn("delete expired sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // runDemo gives the demo fleet its profiles, starts its agents on the
 // broker and starts it posting.
-func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging, logger *slog.Logger) error {
+func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging, replyKeys *rpc.KeyRing, logger *slog.Logger) error {
 	fleet := demo.NewFleet(cfg.DemoSize, 1)
 	store := &nodes.Store{DB: srv.Pipeline.DB}
 	for _, s := range fleet {
@@ -226,8 +318,29 @@ func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging
 			logger.Warn("demo agents trust no client keys", "dir", cfg.DemoTrust, "err", err)
 		}
 	}
-	if _, _, err := startDemoAgents(ctx, fleet, m, cfg.Collective, trust, logger); err != nil {
+	sim, err := startDemoAgents(ctx, fleet, m, cfg.Collective, trust, logger)
+	if err != nil {
 		return err
+	}
+	if err := replyKeys.Add(sim.KeyName(), sim.PublicKey(), "*"); err != nil {
+		return err
+	}
+	// The CLI checks replies against the keys it trusts: leave the demo
+	// fleet's key where `fleetfeed rpc --trust` can find it.
+	if cfg.DemoTrust != "" {
+		pem, err := rpc.MarshalPublicKey(sim.PublicKey())
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(cfg.DemoTrust, sim.KeyName()+".pub")
+		if err := os.MkdirAll(cfg.DemoTrust, 0o700); err != nil {
+			logger.Warn("demo fleet key not written", "err", err)
+		} else if err := os.WriteFile(path, pem, 0o644); err != nil {
+			logger.Warn("demo fleet key not written", "err", err)
+		} else {
+			logger.Info("to send RPCs to the demo fleet: fleetfeed keygen (once), then",
+				"export", fmt.Sprintf("FLEETFEED_BROKER=%s FLEETFEED_TRUST='%s=*'", m.url, path))
+		}
 	}
 	logger.Info("demo fleet started", "servers", len(fleet), "agents trust keys", strings.Join(trust.Names(), ", "))
 	return demo.Run(ctx, demo.Config{

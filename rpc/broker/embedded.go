@@ -63,8 +63,10 @@ func (c *EmbeddedConfig) setDefaults() error {
 }
 
 // Embedded is go-stomp's STOMP server running inside the process, with
-// login checking and a queue storage that expires messages (see
-// HeaderExpires).
+// login checking, a queue storage that expires messages (see
+// HeaderExpires), and a filter that refuses subscriptions with an ack
+// mode other than "auto", which go-stomp's server mishandles (see the
+// package documentation).
 //
 // go-stomp's server (v3.1.3) has no way to stop its request loop: Close
 // closes the listener and every client connection, and empties the queues,

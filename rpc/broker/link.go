@@ -6,7 +6,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-stomp/stomp/v3"
@@ -37,7 +36,6 @@ type link struct {
 	done       chan struct{} // closed by close
 	supervised chan struct{} // closed when supervise returns
 	started    bool
-	now        atomic.Bool // reconnect at once (recycle), no back-off
 }
 
 func newLink(c *Conn, name string, heartBeat time.Duration, onConnect func(*session)) *link {
@@ -102,16 +100,14 @@ func (l *link) supervise() {
 				return
 			}
 			l.lost(old)
-			if !l.now.Load() {
-				l.c.log.Info("stomp connection lost; reconnecting", "link", l.name)
-			}
+			l.c.log.Info("stomp connection lost; reconnecting", "link", l.name)
 		}
 
 		backoff := l.c.opts.ReconnectMin
 		var s *session
 		for attempt := 0; s == nil; attempt++ {
 			delay := jitter(backoff)
-			if attempt == 0 && (old == nil || l.now.Swap(false)) {
+			if attempt == 0 && old == nil {
 				delay = 0
 			}
 			select {
@@ -163,12 +159,6 @@ func (l *link) lost(s *session) {
 		l.sess = nil
 		l.ready = make(chan struct{})
 	}
-}
-
-// recycle drops s and reconnects without back-off.
-func (l *link) recycle(s *session) {
-	l.now.Store(true)
-	s.kill()
 }
 
 // current returns the live session, waiting for a reconnection if there
