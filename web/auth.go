@@ -181,9 +181,8 @@ func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
 		b := make([]byte, 32)
 		rand.Read(b)
 		v.anonCSRF = b
-		c := s.cookie(r, csrfCookie, base64.RawURLEncoding.EncodeToString(b), 0)
-		c.MaxAge = 0 // a browser session's cookie
-		http.SetCookie(w, c)
+		// A cookie for the browser session (no Max-Age).
+		http.SetCookie(w, s.cookie(r, csrfCookie, base64.RawURLEncoding.EncodeToString(b), 0))
 	}
 	return v.anonCSRF.Token()
 }

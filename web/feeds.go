@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -87,6 +88,9 @@ func (s *Server) serveFeed(w http.ResponseWriter, r *http.Request, format timeli
 		PostURL:     func(p *feed.Post) string { return abs + postPath(p.ID) },
 		TagURL:      func(t string) string { return abs + tagPath(t) },
 		NodeURL:     func(n string) string { return abs + nodePath(n) },
+	}
+	if q := r.URL.Query().Get("q"); q != "" { // a search feed is its query
+		meta.FeedURL += "?q=" + url.QueryEscape(q)
 	}
 	etag := timeline.FeedETag(format, meta, posts)
 	modified := timeline.FeedUpdated(posts)

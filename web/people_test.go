@@ -564,6 +564,8 @@ func TestSearch(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Backup failed") || strings.Contains(body, "Disk space") {
 		t.Fatalf("search feed: %d %s", resp.StatusCode, body)
 	}
+	_, body = get(t, ts.URL+"/search.json?q=backup")
+	mustContain(t, "search JSON feed", body, `/search.json?q=backup"`)
 }
 
 func TestMapAndDatacenters(t *testing.T) {
@@ -678,4 +680,23 @@ func TestMailSettingsAndUnsubscribe(t *testing.T) {
 	if status, _ := anon.get("/unsubscribe?token=forged"); status != http.StatusBadRequest {
 		t.Fatalf("forged unsubscribe link: %d", status)
 	}
+}
+
+func TestSessionCookieIsSecureOverTLS(t *testing.T) {
+	_, s := peopleServer(t, nil)
+	addUser(t, s, "tls", people.RoleViewer)
+	ts := httptest.NewTLSServer(s.Handler())
+	t.Cleanup(ts.Close)
+	c := newClient(t, ts.URL)
+	c.http.Transport = ts.Client().Transport
+	resp := c.submit("/login", "/login", url.Values{"name": {"tls"}, "password": {password}})
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "fleetfeed_session" {
+			if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode {
+				t.Fatalf("session cookie over TLS: %+v", ck)
+			}
+			return
+		}
+	}
+	t.Fatal("no session cookie")
 }
