@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +76,7 @@ func defaultContentType(source string, body []byte) string {
 		if len(body) > 0 && (body[0] == '{' || body[0] == '[') {
 			return "application/json"
 		}
-		if source == translators.SourceFail2ban {
+		if source == translators.SourceFail2ban && !looksLikeForm(body) {
 			return "text/plain"
 		}
 		return "application/x-www-form-urlencoded"
@@ -86,4 +87,11 @@ func defaultContentType(source string, body []byte) string {
 		return "application/x-ndjson"
 	}
 	return "application/x-ndjson"
+}
+
+// looksLikeForm reports whether body is a form-encoded payload (one line of
+// key=value pairs, no spaces) rather than log lines.
+func looksLikeForm(body []byte) bool {
+	s := strings.TrimSpace(string(body))
+	return s != "" && !strings.ContainsAny(s, " \n\t") && strings.Contains(s, "=")
 }
