@@ -317,6 +317,9 @@ func (b *batch) place(ctx context.Context, ev *translators.Event, node *nodeRef,
 	if inc != nil {
 		replyTo = inc.rootID
 	}
+	if d.ReplyTo != 0 {
+		replyTo = d.ReplyTo
+	}
 	id, err := b.insertPost(ctx, ev, node, text, tags, hash, at, replyTo)
 	if err != nil {
 		return 0, false, err

@@ -17,6 +17,9 @@ type Call struct {
 	Action string
 	Data   map[string]any
 	Filter *Filter
+	// Via names who asks through the client's caller id ("rule=lb",
+	// "user=bob via web"), for the audit log only: it is not sent.
+	Via string
 
 	// Targets, when not nil, are the nodes to ask: no discovery.
 	Targets []string
@@ -162,6 +165,13 @@ func (c *Client) Discover(ctx context.Context, call Call) (*Discovery, error) {
 // says so (Stats.Cancelled, Stats.NotSent) with a nil error. A failure to
 // send returns the Result so far with the error.
 func (c *Client) Do(ctx context.Context, call Call) (*Result, error) {
+	start := time.Now()
+	res, err := c.do(ctx, call)
+	c.auditDo(ctx, start, call, res, err)
+	return res, err
+}
+
+func (c *Client) do(ctx context.Context, call Call) (*Result, error) {
 	start := time.Now()
 	if _, err := c.validate(call.Agent, call.Action, call.Data, call.Filter); err != nil {
 		return nil, err

@@ -64,6 +64,9 @@ type ClientConfig struct {
 	Store ReplyStore
 	// Logger receives the reasons replies were dropped; nil discards.
 	Logger *slog.Logger
+	// Audit, if set, records every call made with Do or SendAsync, once
+	// it is done (see Auditor).
+	Audit Auditor
 }
 
 // Client sends requests and collects replies: discovery, direct

@@ -231,6 +231,16 @@ func nonNilStrings(s []string) []string {
 // records the request in ClientConfig.Store, if set, before sending, and
 // returns the request id to read the replies by. Errors are Do's.
 func (c *Client) SendAsync(ctx context.Context, call Call, targets []string) (string, error) {
+	start := time.Now()
+	id, err := c.sendAsync(ctx, call, &targets)
+	c.auditAsync(ctx, start, call, id, targets, err)
+	return id, err
+}
+
+// sendAsync is SendAsync; it leaves in *targetsp the nodes it sent to.
+func (c *Client) sendAsync(ctx context.Context, call Call, targetsp *[]string) (string, error) {
+	targets := *targetsp
+	defer func() { *targetsp = targets }()
 	if _, err := c.validate(call.Agent, call.Action, call.Data, call.Filter); err != nil {
 		return "", err
 	}

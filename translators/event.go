@@ -127,6 +127,11 @@ type Draft struct {
 	// output, resources, signatures, packet data), as structured data
 	// that marshals to JSON.
 	Details map[string]any `json:"details,omitempty"`
+	// ReplyTo, when not 0, is the id of the post this one replies to,
+	// whatever its thread holds (a rule's run replies to the post that
+	// triggered it). Only fleetfeed itself sets it: it is not read from
+	// payloads.
+	ReplyTo int64 `json:"-"`
 }
 
 // MaxSentence is the longest a post's sentence may be, hashtags included.

@@ -54,6 +54,8 @@ type Server struct {
 	// Limiter slows down password guessing on the login form.
 	Limiter *people.Limiter
 	Logger  *slog.Logger
+	// MetricSources add their metrics to /metrics.
+	MetricSources []MetricSource
 
 	ln      net.Listener
 	server  *http.Server
@@ -88,6 +90,7 @@ func NewServer(p *feed.Pipeline) *Server {
 // routes registers every route, in one place.
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealthz)
+	s.mux.HandleFunc("GET /metrics", s.handleMetrics)
 
 	s.mux.HandleFunc("POST /api/v1/ingest/{source}", s.handleIngest)
 
@@ -99,6 +102,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/posts/{id}", s.handlePost)
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /api/v1/streaming", s.handleStreaming)
+	s.mux.HandleFunc("GET /api/v1/audit", s.requireRole(people.RoleAdmin, s.handleAudit))
 
 	s.mux.HandleFunc("GET /{$}", htmlPage(s.handleHome))
 	s.mux.HandleFunc("GET /{path}", htmlPage(s.handleRoot)) // /@{node} and its feeds

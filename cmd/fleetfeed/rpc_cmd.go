@@ -74,7 +74,7 @@ answer, 3 usage error, 4 no server found, 5 interrupted, 6 could not run.`,
 	c.out.register(fs, true)
 	fs.BoolVar(&c.async, "async", false, "send without waiting: print the request id; the server's listener stores the replies")
 	fs.StringVar(&c.asyncListener, "async-listener", rpc.DefaultAsyncListener, "sender id of the listener that stores --async replies")
-	fs.StringVar(&c.db, "db", "", "with --async, also record the request in this fleetfeed database")
+	fs.StringVar(&c.db, "db", "", "record the call in the audit log of this fleetfeed database (and, with --async, the request)")
 	return withUsageExit(cmd)
 }
 
@@ -198,13 +198,16 @@ func (c *rpcCmd) run(cmd *cobra.Command, args []string) error {
 	}
 	ctx := cmd.Context()
 	var store rpc.ReplyStore
-	if c.async && c.db != "" {
+	if c.db != "" {
 		db := feed.NewDB(c.db)
 		if err := db.Open(); err != nil {
 			return cannotRun(err)
 		}
 		defer db.Close()
-		store = &rpc.SQLiteReplyStore{DB: db}
+		if c.async {
+			store = &rpc.SQLiteReplyStore{DB: db}
+		}
+		c.client.audit = &rpc.SQLiteAuditLog{DB: db}
 	}
 	sess, err := c.client.connect(ctx, c.asyncListener, store)
 	if err != nil {

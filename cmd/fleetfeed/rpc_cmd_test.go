@@ -422,6 +422,14 @@ func TestAsyncAndRepliesCommands(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "puppet#status by user=alice") || !strings.Contains(out, "2 of 4 replies; next page: --after") {
 		t.Fatalf("replies: exit %d:\n%s\n%s", code, out, stderr)
 	}
+	audit, err := (&rpc.SQLiteAuditLog{DB: db}).List(ctx, rpc.AuditPage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(audit.Entries) != 1 || audit.Entries[0].RequestID != sent.RequestID || audit.Entries[0].Caller != "user=alice" ||
+		audit.Entries[0].Mode != "async" || len(audit.Entries[0].Targets) != 4 {
+		t.Fatalf("audit log %+v", audit.Entries)
+	}
 }
 
 func TestKeygenCommand(t *testing.T) {

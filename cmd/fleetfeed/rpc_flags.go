@@ -113,6 +113,8 @@ type clientFlags struct {
 	TrustDir   string
 	Trust      []string
 	DDLs       []string
+	// audit, if set, records the calls of the client connect makes.
+	audit rpc.Auditor
 }
 
 func (f *clientFlags) register(fs *pflag.FlagSet) {
@@ -224,6 +226,7 @@ func (f *clientFlags) connect(ctx context.Context, async string, store rpc.Reply
 		DDLs:         ddls,
 		AsyncReplyTo: async,
 		Store:        store,
+		Audit:        f.audit,
 	})
 	if err != nil {
 		conn.Close()

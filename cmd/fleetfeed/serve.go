@@ -58,6 +58,13 @@ type ServeConfig struct {
 	// there is none yet.
 	AdminUser     string
 	AdminPassword string
+
+	// Rules is a rules file (see package rules); empty runs no rules.
+	// RulesKey signs their RPCs as RulesKeyName, for RulesCaller.
+	Rules        string
+	RulesKey     string
+	RulesKeyName string
+	RulesCaller  string
 }
 
 // DefaultServeConfig holds the defaults of `fleetfeed serve`.
@@ -162,11 +169,16 @@ With --private, anonymous visitors must sign in to see anything.`,
 	f.StringVar(&cfg.BaseURL, "base-url", "", "address readers reach the web page at, for links in feeds and e-mail (default http://ADDR of --http)")
 	f.StringVar(&cfg.AdminUser, "admin-user", cfg.AdminUser, "name of the first administrator, made on a first start with --admin-password")
 	f.StringVar(&cfg.AdminPassword, "admin-password", "", "password of the first administrator (default $FLEETFEED_ADMIN_PASSWORD)")
+	registerRulesFlags(f, &cfg)
 	return cmd
 }
 
 func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	rs, err := loadRules(cfg)
+	if err != nil {
 		return err
 	}
 	if cfg.IngestToken == "" && cfg.Demo {
@@ -212,6 +224,7 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 		return err
 	}
 	defer m.close()
+	srv.MetricSources = append(srv.MetricSources, brokerMetrics(m.conn))
 	var agentRing *rpc.KeyRing
 	if cfg.AgentKeys != "" {
 		agentRing = rpc.NewKeyRing()
@@ -239,6 +252,15 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 		return rpc.ListenReplies(ctx, m.conn, cfg.Collective, rpc.DefaultAsyncListener, replyKeys,
 			&rpc.SQLiteReplyStore{DB: db}, logger.With("component", "replies"))
 	})
+
+	if rs != nil {
+		stopRules, err := rs.start(runCtx, cfg, pipeline, m, replyKeys, logger)
+		if err != nil {
+			srv.Close(context.Background())
+			return err
+		}
+		defer stopRules() // before the broker connection closes
+	}
 
 	go srv.Timeline.RunIndexer(runCtx, 2*time.Second, func(err error) {
 		logger.Warn("search index", "err", err)
