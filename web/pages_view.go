@@ -125,6 +125,8 @@ type profileView struct {
 	// profile form for an administrator.
 	Follow *followButton
 	Edit   *profileForm
+	// Actions are the RPCs an operator can run on the server.
+	Actions *actionMenu
 }
 
 func newProfileView(n *nodes.Node, tl timelineView, perHour []int, end, now time.Time) profileView {
@@ -223,6 +225,8 @@ type threadView struct {
 	// LastISO and LastAbsolute are when the last repeat happened.
 	LastISO, LastAbsolute string
 	Details               []detailRow
+	// Actions are the RPCs an operator can run about the post.
+	Actions *actionMenu
 }
 
 func newThreadView(thread []*feed.Post, id int64, now time.Time) threadView {

@@ -281,6 +281,8 @@ var postRouteForms = map[string]url.Values{
 	"/admin/mail":                 {"host": {""}},
 	"/admin/mail/retry":           {"id": {"1"}},
 	"/nodes/{name}/profile":       {"bio": {"Hacked"}},
+	"/posts/{id}/actions":         {"action": {"ping"}},
+	"/nodes/{name}/actions":       {"action": {"ping"}},
 }
 
 func TestEveryFormRejectsMissingOrWrongCSRF(t *testing.T) {

@@ -54,6 +54,9 @@ type Server struct {
 	// Limiter slows down password guessing on the login form.
 	Limiter *people.Limiter
 	Logger  *slog.Logger
+	// Actions, when set, let operators run RPCs from the post and
+	// profile pages; see actions.go.
+	Actions *Actions
 	// MetricSources add their metrics to /metrics.
 	MetricSources []MetricSource
 
@@ -114,6 +117,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /public.json", s.handlePublicFeed)
 
 	s.peopleRoutes()
+	s.actionRoutes()
 }
 
 // Handler is the server's handler with its middleware, for tests and for

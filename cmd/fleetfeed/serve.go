@@ -213,6 +213,20 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	if err := ensureAdmin(ctx, srv.People, cfg, logger); err != nil {
 		return err
 	}
+	// Actions on posts need the rules' key; their client connects below.
+	actionsKey, err := loadActionsKey(cfg)
+	if err != nil {
+		logger.Warn("actions on posts are off", "err", err)
+	}
+	actionsCtx, cancelActions := context.WithCancel(ctx)
+	defer cancelActions()
+	var actionsCaller *lateCaller
+	if actionsKey != nil {
+		actionsCaller = &lateCaller{}
+		srv.Actions = &web.Actions{Client: actionsCaller, Context: actionsCtx, Logger: logger.With("component", "actions")}
+	} else if err == nil {
+		logger.Info("actions on posts are off: no RPC key (create one with: fleetfeed keygen)", "key", cfg.RulesKey)
+	}
 	if err := srv.Open(); err != nil {
 		return err
 	}
@@ -260,6 +274,18 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 			return err
 		}
 		defer stopRules() // before the broker connection closes
+	}
+	if actionsCaller != nil {
+		client, err := connectActions(runCtx, cfg, actionsKey, actionsCaller, pipeline, m, replyKeys, logger)
+		if err != nil {
+			logger.Warn("actions on posts cannot send RPCs", "err", err)
+		} else {
+			defer func() { // before the broker connection closes
+				cancelActions()
+				srv.Actions.Wait()
+				client.Close()
+			}()
+		}
 	}
 
 	go srv.Timeline.RunIndexer(runCtx, 2*time.Second, func(err error) {
