@@ -6,7 +6,6 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -57,23 +56,6 @@ func checkGolden(t *testing.T, name string, evs []Event) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s differs from its golden file; run go test -update and review the diff.\ngot:\n%s", path, got)
 	}
-}
-
-// jargon is what a business reader must never meet in a sentence: the same
-// floor as shared/tools/plain-check.
-var jargon = []struct {
-	re   *regexp.Regexp
-	what string
-}{
-	{regexp.MustCompile(`(?:^|[^\w#])/(?:[\w.-]+/)+[\w.-]*`), "a file path"},
-	{regexp.MustCompile(`\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|bytes?)\b`), "a byte count"},
-	{regexp.MustCompile(`\b(?:File|Exec|Service|Package|Notify|Class|Stage)\[`), "a Puppet resource reference"},
-	{regexp.MustCompile(`Puppet::|ruby/object|!ruby`), "a Ruby class name"},
-	{regexp.MustCompile(`\b(?:sid|gid|rev)\s*[:=]\s*\d+|\[\d+:\d+:\d+\]`), "a signature id"},
-	{regexp.MustCompile(`\b(?:OK|WARNING|CRITICAL|UNKNOWN)\s+-\s+`), "raw check output"},
-	{regexp.MustCompile(`load average:|inode=|rta=|pl=|\bperfdata\b`), "raw check output"},
-	{regexp.MustCompile(`\bnull\b|\bnil\b|\bundefined\b|%[sdv]\b|\{\{|\}\}`), "a template or null leak"},
-	{regexp.MustCompile(`[{}\[\]<>]`), "markup or brackets"},
 }
 
 // checkPlain fails the test for any post that a business reader would

@@ -5,7 +5,6 @@ package translators
 // must be like to be repeated in a sentence.
 
 import (
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -215,14 +214,9 @@ func monCheckName(s string) string {
 	return monPlain(strings.Join(f, " "), 40)
 }
 
-// monUnplain is what no name or comment from a payload may bring into a
-// sentence: the floor the package's tests hold every sentence to.
-var monUnplain = regexp.MustCompile(`[{}\[\]<>#/\\%$` + "`" + `]` +
-	`|(?i:\bnull\b|\bnil\b|\bundefined\b|\bperfdata\b)` +
-	`|load average:|inode=|rta=|pl=|Puppet::|!ruby` +
-	`|\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|bytes?)\b` +
-	`|\b(?:OK|WARNING|CRITICAL|UNKNOWN)\s+-\s+` +
-	`|\b(?:sid|gid|rev)\s*[:=]\s*\d+`)
+// monUnplain lists the characters that, beyond jargon, no name or comment
+// from a payload may bring into a sentence: they read as markup or code.
+const monUnplain = "#/\\%$`"
 
 // monPlain returns s with its spaces collapsed when it is plain text of at
 // most max characters; "" otherwise.
@@ -231,7 +225,7 @@ func monPlain(s string, max int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
 		return unicode.IsSpace(r) || unicode.IsControl(r) || !unicode.IsPrint(r)
 	}), " ")
-	if s == "" || utf8.RuneCountInString(s) > max || monUnplain.MatchString(s) {
+	if s == "" || utf8.RuneCountInString(s) > max || jargonIn(s) != "" || strings.ContainsAny(s, monUnplain) {
 		return ""
 	}
 	return s

@@ -482,11 +482,11 @@ func firstFit(max int, candidates ...string) string {
 	return candidates[len(candidates)-1]
 }
 
-// notPlain catches what a name from a report could smuggle into a
-// sentence despite plainName: words a reader takes for a glitch.
-var notPlain = regexp.MustCompile(`(?i)\bnull\b|\bnil\b|\bundefined\b|%[sdv]\b|\b\d+(?:\.\d+)?\s?(?:[KMGT]i?B|bytes?)\b|Puppet::|ruby/|[{}\[\]<>#/]`)
+// notPlain catches, beyond jargon, what a name from a report could smuggle
+// into a sentence despite plainName: glitch words in any case, and paths.
+var notPlain = regexp.MustCompile(`(?i)\bnull\b|\bnil\b|\bundefined\b|ruby/|[#/]`)
 
-func readsPlain(s string) bool { return !notPlain.MatchString(s) }
+func readsPlain(s string) bool { return jargonIn(s) == "" && !notPlain.MatchString(s) }
 
 // sentences lists the candidate sentences build gives, each form first
 // naming things, then not.
