@@ -21,8 +21,9 @@ const DefaultFoldWindow = time.Hour
 
 // Pipeline stores translated events as posts: it drops events already
 // stored (by event id), resolves the node every name belongs to, threads
-// replies onto the incidents they belong to, folds repeats, and, once the
-// batch has committed, tells the hub.
+// replies onto the incidents they belong to, folds repeats, links a new
+// post to the post that asked for it (see Expect), and, once the batch has
+// committed, tells the hub.
 type Pipeline struct {
 	DB  *DB
 	Hub *Hub
@@ -33,8 +34,9 @@ type Pipeline struct {
 	// incident state read inside a batch must not interleave.
 	mu sync.Mutex
 
-	stats Stats
-	folds *foldIndex
+	stats   Stats
+	folds   *foldIndex
+	expects *expectIndex
 }
 
 // Stats are the pipeline's counters since it started.
@@ -103,6 +105,12 @@ func (p *Pipeline) Ingest(ctx context.Context, evs []translators.Event) (*Ingest
 			return nil, err
 		}
 	}
+	if p.expects == nil {
+		if err := p.loadExpects(ctx, b.now); err != nil {
+			b.close()
+			return nil, err
+		}
+	}
 	defer b.close()
 	if err := b.loadSeen(ctx, evs); err != nil {
 		return nil, err
@@ -111,6 +119,9 @@ func (p *Pipeline) Ingest(ctx context.Context, evs []translators.Event) (*Ingest
 		if err := b.ingest(ctx, &evs[i], res); err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", i+1, evs[i].ID, err)
 		}
+	}
+	if err := b.pruneExpects(ctx); err != nil {
+		return nil, err
 	}
 	if err := b.flushNodes(ctx); err != nil {
 		return nil, err
@@ -122,6 +133,7 @@ func (p *Pipeline) Ingest(ctx context.Context, evs []translators.Event) (*Ingest
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	p.folds.apply(b.staged, b.now, b.window)
+	b.applyExpects()
 	p.stats.Events += int64(res.Events)
 	p.stats.Duplicates += int64(res.Duplicates)
 	p.stats.Posts += int64(len(res.Posts))
@@ -153,6 +165,10 @@ type batch struct {
 	incidents map[int64]map[string]*incident
 	// staged holds the fold index's changes until the commit.
 	staged map[int64]foldEntry
+	// used holds the expectations the batch's posts fulfilled, by id;
+	// prunedExpects says it deleted those run out.
+	used          map[int64]expectKey
+	prunedExpects bool
 }
 
 type nodeRef struct {
@@ -472,10 +488,18 @@ func (b *batch) insertPost(ctx context.Context, ev *translators.Event, node *nod
 	if source == "" {
 		source = translators.SourceEvents
 	}
-	if _, err := b.exec(ctx, `INSERT INTO posts (id, node_id, source, text, tags, severity, created_at, last_at, count, in_reply_to, thread, fold_hash, event_id, details)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)`,
+	causedBy, err := b.cause(ctx, node.id, source, at)
+	if err != nil {
+		return 0, err
+	}
+	var cause any
+	if causedBy != 0 {
+		cause = causedBy
+	}
+	if _, err := b.exec(ctx, `INSERT INTO posts (id, node_id, source, text, tags, severity, created_at, last_at, count, in_reply_to, thread, fold_hash, event_id, details, caused_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)`,
 		id, node.id, source, text, string(tagJSON), string(ev.Post.Severity), at.UnixMilli(), at.UnixMilli(),
-		reply, ev.Post.Thread, hash, ev.ID, string(details)); err != nil {
+		reply, ev.Post.Thread, hash, ev.ID, string(details), cause); err != nil {
 		return 0, fmt.Errorf("insert post: %w", err)
 	}
 	b.staged[hash] = foldEntry{id: id, nodeID: node.id, replyTo: replyTo, lastAt: at.UnixMilli()}
@@ -492,7 +516,7 @@ func (b *batch) insertPost(ctx context.Context, ev *translators.Event, node *nod
 	b.notices = append(b.notices, Notice{Kind: NoticeUpdate, Post: &Post{
 		ID: id, Node: node.name, NodeID: node.id, Text: text, Tags: tags,
 		Severity: ev.Post.Severity, Source: source, CreatedAt: at.UTC(), LastAt: at.UTC(),
-		Count: 1, InReplyTo: replyTo, Thread: ev.Post.Thread, EventID: ev.ID, Details: details,
+		Count: 1, InReplyTo: replyTo, Thread: ev.Post.Thread, EventID: ev.ID, Details: details, CausedBy: causedBy,
 	}})
 	return id, nil
 }

@@ -36,6 +36,10 @@ type Post struct {
 	Thread    string
 	EventID   string
 	Details   json.RawMessage
+	// CausedBy is the id of the post that asked for what this post
+	// reports (an action or rule that ran Puppet on the server), 0 if
+	// none; see Pipeline.Expect.
+	CausedBy int64
 }
 
 // FullText is the sentence with its hashtags, as readers see it.
@@ -70,13 +74,15 @@ type postJSON struct {
 	CreatedAt time.Time       `json:"created_at"`
 	LastAt    time.Time       `json:"last_at"`
 	InReplyTo *string         `json:"in_reply_to"`
+	CausedBy  string          `json:"caused_by,omitempty"`
 	Count     int             `json:"count"`
 	FoldNote  string          `json:"fold_note,omitempty"`
 	Details   json.RawMessage `json:"details"`
 }
 
 // MarshalJSON writes the post in the API's shape: ids as strings, text with
-// hashtags, in_reply_to null for a post that starts a thread.
+// hashtags, in_reply_to null for a post that starts a thread, caused_by
+// only on a post something asked for.
 func (p *Post) MarshalJSON() ([]byte, error) {
 	j := postJSON{
 		ID:        FormatID(p.ID),
@@ -102,13 +108,17 @@ func (p *Post) MarshalJSON() ([]byte, error) {
 		s := FormatID(p.InReplyTo)
 		j.InReplyTo = &s
 	}
+	if p.CausedBy != 0 {
+		j.CausedBy = FormatID(p.CausedBy)
+	}
 	return json.Marshal(j)
 }
 
 // PostColumns is the column list ScanPost expects, for queries that select
 // from posts aliased p joined with nodes aliased n.
 const PostColumns = `p.id, n.name, p.node_id, p.text, p.tags, p.severity, p.source,
-	p.created_at, p.last_at, p.count, COALESCE(p.in_reply_to, 0), p.thread, p.event_id, p.details`
+	p.created_at, p.last_at, p.count, COALESCE(p.in_reply_to, 0), p.thread, p.event_id, p.details,
+	COALESCE(p.caused_by, 0)`
 
 // PostFrom is the FROM clause matching PostColumns.
 const PostFrom = `posts p JOIN nodes n ON n.id = p.node_id`
@@ -125,7 +135,7 @@ func ScanPost(s Scanner) (*Post, error) {
 		severity, eventID string
 	)
 	if err := s.Scan(&p.ID, &p.Node, &p.NodeID, &p.Text, &tags, &severity, &p.Source,
-		&created, &last, &p.Count, &p.InReplyTo, &p.Thread, &eventID, &details); err != nil {
+		&created, &last, &p.Count, &p.InReplyTo, &p.Thread, &eventID, &details, &p.CausedBy); err != nil {
 		return nil, err
 	}
 	p.Severity = translators.Severity(severity)
@@ -197,4 +207,15 @@ func (db *DB) Thread(ctx context.Context, id int64) ([]*Post, error) {
 	}
 	return QueryPosts(ctx, db.db, `SELECT `+PostColumns+` FROM `+PostFrom+`
 		WHERE p.id = ? OR p.in_reply_to = ? ORDER BY p.id`, root, root)
+}
+
+// CausedBy returns the posts that id caused, oldest first: the reports of
+// the Puppet runs an action or rule asked for (see Pipeline.Expect).
+func (db *DB) CausedBy(ctx context.Context, id int64) ([]*Post, error) {
+	posts, err := QueryPosts(ctx, db.db, `SELECT `+PostColumns+` FROM `+PostFrom+`
+		WHERE p.caused_by = ? ORDER BY p.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("posts caused by %d: %w", id, err)
+	}
+	return posts, nil
 }

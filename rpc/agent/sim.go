@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -54,7 +55,14 @@ type SimConfig struct {
 	StateDir string
 	// Runner runs the plugins' commands; nil pretends (SimRunner).
 	Runner Runner
-	Now    func() time.Time
+	// OnPuppetRun, if set, is called when a simulated agent starts a
+	// Puppet run (a runonce the agent said yes to), with the agent's
+	// identity and whether the run is a noop run. It is called on the
+	// agent's request goroutine, before the reply is sent: it must
+	// return at once (the demo sends the run's report a few seconds
+	// later from a goroutine of its own).
+	OnPuppetRun func(identity string, noop bool)
+	Now         func() time.Time
 }
 
 // Sim is a simulated fleet.
@@ -122,6 +130,10 @@ func NewSim(cfg SimConfig, conns []rpc.Connector, logger *slog.Logger) (*Sim, er
 		id := cfg.Identity(i)
 		facts, classes := cfg.Facts(i, id)
 		state := func(name string) string { return filepath.Join(s.cfg.StateDir, id+"."+name) }
+		runner := cfg.Runner
+		if cfg.OnPuppetRun != nil {
+			runner = puppetRunHook{Runner: runner, identity: id, hook: cfg.OnPuppetRun}
+		}
 		a, err := New(Config{
 			Identity:             id,
 			Collective:           cfg.Collective,
@@ -136,10 +148,10 @@ func NewSim(cfg SimConfig, conns []rpc.Connector, logger *slog.Logger) (*Sim, er
 			RegistrationSplay:    cfg.RegistrationSplay,
 			ReplayCacheSize:      10_000,
 			Workers:              cfg.Workers,
-			Runner:               cfg.Runner,
+			Runner:               runner,
 			Now:                  cfg.Now,
 			Plugins: PluginsConfig{Puppet: PuppetConfig{
-				Command:        "puppet",
+				Command:        simPuppet,
 				LastRunFile:    state("last_run_summary.yaml"),
 				CatalogRunLock: state("agent_catalog_run.lock"),
 				DisabledLock:   state("agent_disabled.lock"),
@@ -302,6 +314,28 @@ func macsFromFacts(facts map[string]any) []string {
 		if s, ok := v.(string); ok {
 			return []string{s}
 		}
+	}
+	return nil
+}
+
+// simPuppet is the simulated agents' puppet command.
+const simPuppet = "puppet"
+
+// puppetRunHook tells SimConfig.OnPuppetRun about the Puppet runs one
+// simulated agent starts.
+type puppetRunHook struct {
+	Runner
+	identity string
+	hook     func(identity string, noop bool)
+}
+
+// Start starts cmd and, when it is a Puppet run, calls the hook.
+func (h puppetRunHook) Start(cmd Command) error {
+	if err := h.Runner.Start(cmd); err != nil {
+		return err
+	}
+	if cmd.Path == simPuppet && len(cmd.Args) >= 2 && cmd.Args[0] == "agent" && cmd.Args[1] == "--onetime" {
+		h.hook(h.identity, slices.Contains(cmd.Args, "--noop"))
 	}
 	return nil
 }

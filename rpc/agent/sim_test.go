@@ -23,7 +23,7 @@ type simFixture struct {
 	done    chan error
 }
 
-func newSimFixture(tb testing.TB, count int, perAgent bool) *simFixture {
+func newSimFixture(tb testing.TB, count int, perAgent bool, change ...func(*SimConfig)) *simFixture {
 	tb.Helper()
 	clientPub, clientKey := newKey(tb)
 	trusted := rpc.NewKeyRing()
@@ -32,14 +32,18 @@ func newSimFixture(tb testing.TB, count int, perAgent bool) *simFixture {
 	}
 	b := memconn.New()
 	f := &simFixture{broker: b, client: &rpc.Signer{Name: "alice", Key: clientKey}, conn: b.Connect()}
-	sim, err := NewSim(SimConfig{
+	cfg := SimConfig{
 		Count:                count,
 		Collective:           testCollective,
 		Keys:                 trusted,
 		Policy:               rpc.Policy{Default: rpc.Allow},
 		RegistrationInterval: -1,
 		PerAgentBroadcast:    perAgent,
-	}, []rpc.Connector{b.Connect(), b.Connect()}, nil)
+	}
+	for _, c := range change {
+		c(&cfg)
+	}
+	sim, err := NewSim(cfg, []rpc.Connector{b.Connect(), b.Connect()}, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -81,7 +85,12 @@ func (f *simFixture) stop(tb testing.TB) {
 
 func (f *simFixture) ping(tb testing.TB, filter *rpc.Filter) []byte {
 	tb.Helper()
-	req := rpc.NewRequest(testCollective, "rpcutil", "ping", nil)
+	return f.request(tb, "rpcutil", "ping", nil, filter)
+}
+
+func (f *simFixture) request(tb testing.TB, agent, action string, data map[string]any, filter *rpc.Filter) []byte {
+	tb.Helper()
+	req := rpc.NewRequest(testCollective, agent, action, data)
 	req.SenderID, req.CallerID, req.Filter = "cli-alice", "user=alice", filter
 	body, err := f.client.SignRequest(req)
 	if err != nil {
@@ -196,5 +205,32 @@ func BenchmarkSimBroadcast(b *testing.B) {
 			}
 			b.ReportMetric(float64(count)*float64(b.N)/b.Elapsed().Seconds(), "replies/s")
 		})
+	}
+}
+
+// OnPuppetRun hears of each Puppet run a simulated agent starts, and of
+// nothing else.
+func TestSimOnPuppetRun(t *testing.T) {
+	type run struct {
+		identity string
+		noop     bool
+	}
+	runs := make(chan run, 10)
+	f := newSimFixture(t, 4, false, func(c *SimConfig) {
+		c.OnPuppetRun = func(identity string, noop bool) { runs <- run{identity, noop} }
+	})
+	ids := []string{f.sim.Agents()[1].Identity(), f.sim.Agents()[2].Identity()}
+	for i, data := range []map[string]any{{"noop": true}, {"force": true}} {
+		f.send(t, rpc.NodeDestination(testCollective, ids[i]), f.request(t, "puppet", "runonce", data, &rpc.Filter{Identity: []string{ids[i]}}))
+		f.collect(t, 1, true)
+	}
+	f.stop(t)
+	close(runs)
+	var got []run
+	for r := range runs {
+		got = append(got, r)
+	}
+	if want := []run{{ids[0], true}, {ids[1], false}}; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("runs %+v, want %+v", got, want)
 	}
 }

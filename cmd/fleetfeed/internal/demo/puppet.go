@@ -68,6 +68,24 @@ func PuppetReport(s Server, status PuppetStatus, change int, r *rand.Rand, now t
 	}
 }
 
+// puppetRunFrom builds, like PuppetReport, the report of a run that
+// began at start, and returns it with the time the run ended (when Puppet
+// sends the report).
+func puppetRunFrom(s Server, status PuppetStatus, change int, r *rand.Rand, start time.Time) (Payload, time.Time) {
+	run := newPuppetRun(s, r, start)
+	var c *pchange
+	if status != PuppetUnchanged {
+		c = changeFor(s, change)
+	}
+	run.apply(catalog(s), c, status)
+	return Payload{
+		Source:      translators.SourcePuppet,
+		ContentType: ContentYAML,
+		Body:        []byte(run.yaml()),
+		Node:        s.Name,
+	}, run.cursor
+}
+
 // pres is one resource of a server's catalog.
 type pres struct {
 	class    string // containing class as Puppet writes it; "" at top level
