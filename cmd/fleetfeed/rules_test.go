@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"html"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -25,9 +31,11 @@ import (
 	"fleetfeed/translators"
 )
 
+// lbRuleYAML is the README's classic example, word for word.
 const lbRuleYAML = `
 rules:
   - name: lb-after-httpd
+    description: Refresh the load balancers after a web server restarts
     match:
       source: puppet
       roles: [roles::frontend_web]
@@ -153,6 +161,10 @@ func TestRuleRunsPuppetOnLoadBalancersAfterHTTPDRestart(t *testing.T) {
 	if !slices.Equal(d.Targets, lbs) || d.OK != len(lbs) {
 		t.Fatalf("ran on %v (%d ok), want the load balancers %v; post %q", d.Targets, d.OK, lbs, reply.Text)
 	}
+	if got, want := reply.Text, "Refresh the load balancers after a web server restarts: "+
+		"3 servers were asked to run Puppet and all 3 did it"; got != want || !slices.Contains(reply.Tags, "rule") {
+		t.Fatalf("reply %q %v, want %q #rule", got, reply.Tags, want)
+	}
 	after := passed()
 	for id, n := range after {
 		if got, want := n > before[id], slices.Contains(lbs, id); got != want {
@@ -165,6 +177,37 @@ func TestRuleRunsPuppetOnLoadBalancersAfterHTTPDRestart(t *testing.T) {
 	}
 	if !slices.ContainsFunc(thread, func(p *feed.Post) bool { return p.ID == reply.ID }) {
 		t.Fatalf("the rule's post is not in the report's thread")
+	}
+
+	// The load balancers' Puppet runs report in, each linked to the
+	// rule's post.
+	waitUntil(t, "the rule waits for the load balancers' reports", func() bool {
+		xs, err := db.Expecting(ctx, reply.ID)
+		return err == nil && len(xs) == len(lbs)
+	})
+	for i, id := range lbs {
+		lb := demo.Server{Name: id, Short: strings.SplitN(id, ".", 2)[0], Role: "frontend_lb", Classes: []string{"roles::frontend_lb"}}
+		evs, err := translators.TranslatePuppet("application/x-yaml", demo.PuppetReport(lb, demo.PuppetChanged, i, r, time.Now()).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pipeline.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caused, err := db.CausedBy(ctx, reply.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var causedNodes []string
+	for _, c := range caused {
+		if c.Source != translators.SourcePuppet {
+			t.Fatalf("caused post %+v is not a Puppet report", c)
+		}
+		causedNodes = append(causedNodes, c.Node)
+	}
+	if len(caused) != len(lbs) || slices.Contains(causedNodes, trigger.Node) {
+		t.Fatalf("the rule's post caused the posts of %v, want the %d load balancers'", causedNodes, len(lbs))
 	}
 
 	// Within the cooldown, another restart does not fire the rule.
@@ -203,17 +246,16 @@ func TestReloadRulesKeepsTheOldOnesWhenTheFileIsBad(t *testing.T) {
 		}
 	}
 	write(lbRuleYAML)
-	rs, err := rules.Load(path)
-	if err != nil {
+	engine := &rules.Engine{}
+	admin := &rulesAdmin{path: path, engine: engine, logger: slog.New(slog.DiscardHandler)}
+	if err := admin.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	engine := &rules.Engine{}
-	engine.SetRules(rs)
 	ctx, cancel := context.WithCancel(context.Background())
 	reload := make(chan os.Signal)
 	done := make(chan struct{})
 	go func() {
-		reloadRules(ctx, reload, path, engine, slog.New(slog.DiscardHandler))
+		reloadRules(ctx, reload, admin)
 		close(done)
 	}()
 	defer func() { cancel(); <-done }()
@@ -234,6 +276,10 @@ func TestReloadRulesKeepsTheOldOnesWhenTheFileIsBad(t *testing.T) {
 	if got, want := names(), []string{"renamed"}; !slices.Equal(got, want) {
 		t.Fatalf("rules %v after a bad file, want %v", got, want)
 	}
+	// The page learns why, whether SIGHUP or its button reloaded.
+	if _, err := admin.LastReload(); !errors.Is(err, rules.ErrInvalid) || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("last reload error %v, want the invalid rule's line", err)
+	}
 }
 
 func TestServeWithRules(t *testing.T) {
@@ -249,14 +295,17 @@ func TestServeWithRules(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("rules: [{name: broken}]"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("FLEETFEED_ADMIN_PASSWORD", "correct horse battery staple")
+	addr := freeAddr(t)
 	serve := func(ctx context.Context, rulesFile string, out io.Writer) int {
-		return Main(ctx, []string{"serve", "--db", filepath.Join(t.TempDir(), "f.db"), "--http", freeAddr(t),
-			"--stomp-listen", freeAddr(t), "--stomp-passcode", "pw", "--ingest-token", "tok",
+		return Main(ctx, []string{"serve", "--db", filepath.Join(t.TempDir(), "f.db"), "--http", addr,
+			"--stomp-listen", freeAddr(t), "--stomp-passcode", "pw", "--ingest-token", "tok", "--admin-user", "boss",
 			"--rules", rulesFile, "--rules-key", filepath.Join(dir, "client.key"), "--rules-key-name", "rules"},
 			strings.NewReader(""), io.Discard, out)
 	}
 	var out bytes.Buffer
-	if code := serve(context.Background(), bad, &out); code == 0 || !strings.Contains(out.String(), "--rules") {
+	if code := serve(context.Background(), bad, &out); code == 0 || !strings.Contains(out.String(), "--rules") ||
+		!strings.Contains(out.String(), "line 1") {
 		t.Fatalf("a bad rules file: exit %d: %s", code, out.String())
 	}
 
@@ -271,6 +320,69 @@ func TestServeWithRules(t *testing.T) {
 		}
 	}()
 	waitUntil(t, "rules loaded", func() bool { return strings.Contains(log.String(), "rules loaded") })
+	waitUntil(t, "serving", func() bool { return strings.Contains(log.String(), "fleetfeed is serving") })
+
+	// The administrators' page shows the rules and reloads the file, as
+	// SIGHUP does.
+	base := "http://" + addr
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	get := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d: %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	csrfRe := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	post := func(from, path string, form url.Values) string {
+		t.Helper()
+		m := csrfRe.FindStringSubmatch(get(from))
+		if m == nil {
+			t.Fatalf("%s has no CSRF token", from)
+		}
+		form.Set("csrf", html.UnescapeString(m[1]))
+		resp, err := c.PostForm(base+path, form) // follows the redirect
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post("/login", "/login", url.Values{"name": {"boss"}, "password": {"correct horse battery staple"}, "next": {"/"}})
+	page := get("/admin/rules")
+	for _, want := range []string{"lb-after-httpd", "Reload rules", "where Puppet restarted or started Service[httpd]",
+		"servers with the class roles::frontend_lb", "at most once every 1 hour", "not since the server started"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Fatalf("the rules page does not say %q:\n%s", want, page)
+		}
+	}
+	renamed := strings.NewReplacer("lb-after-httpd", "renamed", "Refresh the load balancers", "Update the load balancers").
+		Replace(lbRuleYAML)
+	if err := os.WriteFile(good, []byte(renamed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page = post("/admin/rules", "/admin/rules/reload", url.Values{})
+	if !strings.Contains(page, "The rules file is reloaded: 1 rule in use.") || !strings.Contains(page, "renamed") ||
+		!strings.Contains(page, "Update the load balancers") || strings.Contains(page, "lb-after-httpd") {
+		t.Fatalf("after a reload:\n%s", page)
+	}
+	if err := os.WriteFile(good, []byte("rules:\n  - name: broken\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page = post("/admin/rules", "/admin/rules/reload", url.Values{})
+	for _, want := range []string{"did not load", "line 2: rule 1 (broken)", "<h3 id=\"rule-renamed\">renamed</h3>"} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("after reloading a broken file the page does not say %q:\n%s", want, page)
+		}
+	}
 }
 
 // lockedBuffer is a bytes.Buffer safe for a writer and a reader.

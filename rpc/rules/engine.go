@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -46,11 +45,15 @@ type Engine struct {
 	Logger *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+	// Nodes finds the facts of a post's node for rules that match facts;
+	// without it, those rules never match.
+	Nodes NodeLookup
 
-	mu    sync.Mutex
-	rules []*Rule
-	runs  map[string][]time.Time // rule name → start of its runs, newest last
-	wg    sync.WaitGroup
+	mu      sync.Mutex
+	rules   []*Rule
+	runs    map[string][]time.Time // rule name → start of its runs, newest last
+	replies map[string]lastReply   // rule name → its latest reply
+	wg      sync.WaitGroup
 }
 
 // SetRules replaces the rules (a reload); the cooldowns and rate limits
@@ -120,8 +123,9 @@ func (e *Engine) Handle(ctx context.Context, p *feed.Post) {
 	if p.Source == Source {
 		return // a rule's own report never triggers a rule
 	}
+	facts := e.factsOf(ctx, p.Node)
 	for _, r := range e.Rules() {
-		if !r.Matches(p) || !e.allow(r) {
+		if !r.Matches(p, facts) || !e.allow(r) {
 			continue
 		}
 		e.wg.Add(1)
@@ -146,20 +150,27 @@ func (e *Engine) allow(r *Rule) bool {
 	if n := len(runs); n > 0 && now.Sub(runs[n-1]) < r.Cooldown {
 		return false
 	}
+	// Keep the runs of the window (which Statuses counts too), and
+	// the last one while its cooldown lasts.
+	keep := max(r.window(), r.Cooldown)
+	kept := runs[:0]
+	for _, t := range runs {
+		if now.Sub(t) < keep {
+			kept = append(kept, t)
+		}
+	}
+	runs = kept
 	if r.MaxRuns > 0 {
-		kept := runs[:0]
+		inWindow := 0
 		for _, t := range runs {
 			if now.Sub(t) < r.Per {
-				kept = append(kept, t)
+				inWindow++
 			}
 		}
-		runs = kept
-		if len(runs) >= r.MaxRuns {
+		if inWindow >= r.MaxRuns {
 			e.runs[r.Name] = runs
 			return false
 		}
-	} else if len(runs) > 0 {
-		runs = runs[len(runs)-1:]
 	}
 	e.runs[r.Name] = append(runs, now)
 	return true
@@ -180,28 +191,33 @@ func (e *Engine) fire(ctx context.Context, r *Rule, p *feed.Post) {
 	details := map[string]any{
 		"rule": r.Name, "agent": call.Agent, "action": call.Action, "filter": filter, "dry_run": r.DryRun,
 	}
+	if r.Description != "" {
+		details["description"] = r.Description
+	}
 	sev := translators.SeverityInfo
 	var text string
+	var started []string // the servers that started a Puppet run
 	what := actionWords(call.Agent, call.Action)
 	if r.DryRun {
 		disc, err := e.Client.Discover(ctx, call)
 		if err != nil {
-			text, sev = fmt.Sprintf("The rule %s would have asked servers to %s, but finding them failed", r.Name, what), translators.SeverityWarning
+			text, sev = dryRunFailedText(r, what), translators.SeverityWarning
 			details["error"] = err.Error()
 		} else {
-			text = fmt.Sprintf("The rule %s would have asked %s to %s (dry run)", r.Name, servers(len(disc.Nodes)), what)
+			text = dryRunText(r, what, len(disc.Nodes))
 			details["targets"] = disc.Nodes
 		}
 	} else {
 		res, err := e.Client.Do(ctx, call)
+		started = puppetStarted(call, res)
 		switch {
 		case res == nil:
-			text, sev = fmt.Sprintf("The rule %s could not ask the servers to %s", r.Name, what), translators.SeverityWarning
+			text, sev = notAskedText(r, what), translators.SeverityWarning
 		default:
 			st := &res.Stats
 			details["requestid"], details["targets"] = st.RequestID, st.Targets
 			details["ok"], details["failed"], details["no_response"] = st.OK, st.Failed, st.NoResponse
-			text = fmt.Sprintf("The rule %s asked %s to %s: %s", r.Name, servers(len(st.Targets)), what, outcome(st))
+			text = ranText(r, what, st)
 			if !st.AllOK() {
 				sev = translators.SeverityWarning
 			}
@@ -211,6 +227,7 @@ func (e *Engine) fire(ctx context.Context, r *Rule, p *feed.Post) {
 			log.Warn("rule run failed", "err", err)
 		}
 	}
+	e.recordReply(r.Name, text, sev)
 	ev := translators.Event{
 		ID: fmt.Sprintf("%s:%s:%d", Source, r.Name, p.ID), Source: Source, Node: p.Node, Time: e.now(),
 		Post: &translators.Draft{
@@ -220,9 +237,61 @@ func (e *Engine) fire(ctx context.Context, r *Rule, p *feed.Post) {
 	// The reply is posted even when ctx has ended: the RPC was sent.
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if _, err := e.Poster.Ingest(pctx, []translators.Event{ev}); err != nil {
+	posted, err := e.Poster.Ingest(pctx, []translators.Event{ev})
+	if err != nil {
 		log.Error("post rule run", "err", err)
+		return
 	}
+	if err := e.expectReports(pctx, started, posted); err != nil {
+		log.Error("link the Puppet reports to the rule's post", "err", err)
+	}
+}
+
+// Expecter links the posts an RPC causes to the post that asked for them;
+// *feed.Pipeline is one. When the engine's Poster is also an Expecter,
+// the Puppet report of each server a rule's runonce started is linked to
+// the rule's reply (see feed.Expectation).
+type Expecter interface {
+	Expect(ctx context.Context, exps ...feed.Expectation) error
+}
+
+var _ Expecter = (*feed.Pipeline)(nil)
+
+// puppetStarted returns the servers that said yes to a Puppet runonce.
+func puppetStarted(call rpc.Call, res *rpc.Result) []string {
+	if res == nil || call.Agent != "puppet" || call.Action != "runonce" {
+		return nil
+	}
+	var ok []string
+	for _, r := range res.Replies {
+		if r.Reply != nil && r.StatusCode == rpc.StatusOK {
+			ok = append(ok, r.SenderID)
+		}
+	}
+	return ok
+}
+
+// expectReports has the Puppet reports of the servers in started linked
+// to the rule's reply, the post posted made.
+func (e *Engine) expectReports(ctx context.Context, started []string, posted *feed.IngestResult) error {
+	x, ok := e.Poster.(Expecter)
+	if !ok || len(started) == 0 || posted == nil {
+		return nil
+	}
+	var cause int64
+	switch {
+	case len(posted.Posts) > 0:
+		cause = posted.Posts[0]
+	case len(posted.Folded) > 0:
+		cause = posted.Folded[0]
+	default:
+		return nil
+	}
+	exps := make([]feed.Expectation, len(started))
+	for i, node := range started {
+		exps[i] = feed.Expectation{Node: node, Source: translators.SourcePuppet, Cause: cause}
+	}
+	return x.Expect(ctx, exps...)
 }
 
 // actionWords says what an agent's action does, in words a reader knows.
@@ -250,28 +319,4 @@ func actionWords(agent, action string) string {
 		return "answer a ping"
 	}
 	return "carry out " + agent + " " + action
-}
-
-func servers(n int) string {
-	if n == 1 {
-		return "1 server"
-	}
-	return fmt.Sprintf("%d servers", n)
-}
-
-func outcome(st *rpc.Stats) string {
-	var parts []string
-	if st.OK > 0 {
-		parts = append(parts, fmt.Sprintf("%d did it", st.OK))
-	}
-	if st.Failed > 0 {
-		parts = append(parts, fmt.Sprintf("%d failed", st.Failed))
-	}
-	if n := len(st.NoResponse); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d did not answer", n))
-	}
-	if len(parts) == 0 {
-		return "nothing happened"
-	}
-	return strings.Join(parts, ", ")
 }

@@ -8,10 +8,12 @@
 //
 //	rules:
 //	  - name: lb-after-httpd
+//	    description: Refresh the load balancers after a web server restarts
 //	    match:
 //	      source: puppet              # the post's source
 //	      tags: [changed]             # hashtags the post must all have
 //	      roles: [frontend_web]       # the node must have one of these roles
+//	      facts: ["datacenter==ams1"] # the node's facts must all match
 //	      text: "(?i)restarted"       # a regular expression on the sentence
 //	      resource: Service[httpd]    # a Puppet resource in the post's details
 //	      restart: true               # ... that Puppet restarted (refreshed)
@@ -26,6 +28,9 @@
 //	    max_runs: 6                   # at most this many runs ...
 //	    per: 1h                       # ... in this window
 //	    dry_run: false                # true: only say what it would do
+//
+// The description opens the reply a rule posts, so it is written for a
+// business reader; the rule's name goes in the reply's details.
 package rules
 
 import (
@@ -38,6 +43,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -58,6 +64,10 @@ const (
 // ErrInvalid is returned, wrapped, for a rules file that cannot be used.
 var ErrInvalid = errors.New("invalid rules")
 
+// MaxDescription bounds a rule's description, in characters, so that the
+// reply it opens stays a short sentence.
+const MaxDescription = 100
+
 // File is a rules file.
 type File struct {
 	Rules []*Rule `yaml:"rules"`
@@ -65,9 +75,13 @@ type File struct {
 
 // Rule is one callback: what posts it matches and what it runs.
 type Rule struct {
-	Name  string `yaml:"name"`
-	Match Match  `yaml:"match"`
-	Run   Action `yaml:"run"`
+	Name string `yaml:"name"`
+	// Description says what the rule is for in plain words ("Refresh the
+	// load balancers after a web server restarts"); it opens the rule's
+	// replies. Optional.
+	Description string `yaml:"description"`
+	Match       Match  `yaml:"match"`
+	Run         Action `yaml:"run"`
 	// Cooldown is the least time between two runs (DefaultCooldown if 0).
 	Cooldown time.Duration `yaml:"cooldown"`
 	// MaxRuns, when not 0, bounds the runs within any window Per long.
@@ -96,7 +110,14 @@ type Match struct {
 	// Restart: the resource must have been restarted (refreshed) by the
 	// run, or started.
 	Restart bool `yaml:"restart"`
+	// Facts are comparisons, fact<op>value as in a filter
+	// ("datacenter==ams1", "os.family=~/debian/i"), that the facts of the
+	// post's node must all satisfy. Facts compare case-insensitively, so
+	// a regular expression's trailing "i" flag is allowed and changes
+	// nothing.
+	Facts []string `yaml:"facts"`
 
+	facts        []rpc.FactFilter
 	text         *regexp.Regexp
 	resType      string
 	resTitle     string
@@ -139,6 +160,10 @@ func (f Filter) rpcFilter() (*rpc.Filter, error) {
 	return out, nil
 }
 
+// RPC is f as the RPC client takes it, checked; other files that name
+// nodes in this shape (the web page's actions) read it with this.
+func (f Filter) RPC() (*rpc.Filter, error) { return f.rpcFilter() }
+
 func (f Filter) empty() bool {
 	return len(f.Identity)+len(f.Class)+len(f.Fact)+len(f.Agent)+len(f.Compound) == 0
 }
@@ -166,20 +191,52 @@ func Parse(data []byte) ([]*Rule, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	lines := ruleLines(data)
+	at := func(i int) string {
+		if i < len(lines) {
+			return fmt.Sprintf("line %d: ", lines[i])
+		}
+		return ""
+	}
 	seen := map[string]bool{}
 	for i, r := range f.Rules {
 		if r == nil {
-			return nil, fmt.Errorf("%w: rule %d is empty", ErrInvalid, i+1)
+			return nil, fmt.Errorf("%w: %srule %d is empty", ErrInvalid, at(i), i+1)
 		}
 		if err := r.check(); err != nil {
-			return nil, fmt.Errorf("%w: rule %d (%s): %w", ErrInvalid, i+1, r.Name, err)
+			return nil, fmt.Errorf("%w: %srule %d (%s): %w", ErrInvalid, at(i), i+1, r.Name, err)
 		}
 		if seen[r.Name] {
-			return nil, fmt.Errorf("%w: two rules are named %s", ErrInvalid, r.Name)
+			return nil, fmt.Errorf("%w: %stwo rules are named %s", ErrInvalid, at(i), r.Name)
 		}
 		seen[r.Name] = true
 	}
 	return f.Rules, nil
+}
+
+// ruleLines returns the line each rule of a rules file starts on, so
+// that an error names the line to fix; nil when the file has no list of
+// rules where expected (the strict decoding has already said so).
+func ruleLines(data []byte) []int {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "rules" || top.Content[i+1].Kind != yaml.SequenceNode {
+			continue
+		}
+		var lines []int
+		for _, item := range top.Content[i+1].Content {
+			lines = append(lines, item.Line)
+		}
+		return lines
+	}
+	return nil
 }
 
 // resourceRef splits "Type[title]".
@@ -188,6 +245,9 @@ var resourceRef = regexp.MustCompile(`^([A-Za-z][\w:]*)\[(.+)\]$`)
 func (r *Rule) check() error {
 	if err := rpc.CheckName(r.Name); err != nil {
 		return fmt.Errorf("name: %w", err)
+	}
+	if err := checkDescription(r.Description); err != nil {
+		return err
 	}
 	if r.Run.Agent == "" || r.Run.Action == "" {
 		return errors.New("run needs an agent and an action")
@@ -231,14 +291,55 @@ func (r *Rule) check() error {
 	for _, t := range m.Tags {
 		m.lowerTagList = append(m.lowerTagList, strings.ToLower(strings.TrimPrefix(t, "#")))
 	}
-	if m.Source == "" && len(m.Tags) == 0 && len(m.Roles) == 0 && m.Text == "" && m.Resource == "" {
+	for _, s := range m.Facts {
+		ff, err := parseFact(s)
+		if err != nil {
+			return fmt.Errorf("facts: %w", err)
+		}
+		m.facts = append(m.facts, ff)
+	}
+	if m.Source == "" && len(m.Tags) == 0 && len(m.Roles) == 0 && m.Text == "" && m.Resource == "" && len(m.Facts) == 0 {
 		return errors.New("match needs at least one condition")
 	}
 	return nil
 }
 
-// Matches reports whether the post is one the rule reacts to.
-func (r *Rule) Matches(p *feed.Post) bool {
+// checkDescription keeps a description to one short line.
+func checkDescription(d string) error {
+	if strings.ContainsAny(d, "\r\n") {
+		return errors.New("description: one line, please")
+	}
+	if n := utf8.RuneCountInString(d); n > MaxDescription {
+		return fmt.Errorf("description: %d characters, at most %d", n, MaxDescription)
+	}
+	return nil
+}
+
+// parseFact parses a facts entry as a filter's fact comparison, after
+// dropping the "i" flag of "fact=~/re/i": fact comparisons ignore case
+// anyway, and without this the flag would become part of the expression.
+func parseFact(s string) (rpc.FactFilter, error) {
+	if !strings.ContainsAny(s, "=<>") {
+		return rpc.FactFilter{}, fmt.Errorf("%q is not fact<op>value, like datacenter==ams1", s)
+	}
+	ff, err := rpc.ParseFactFilter(s)
+	if err != nil {
+		return ff, err
+	}
+	if v := ff.Value; ff.Operator == "=~" && len(v) >= 3 && v[0] == '/' && strings.HasSuffix(v, "/i") {
+		ff.Value = v[1 : len(v)-2]
+		if err := ff.Validate(); err != nil {
+			return ff, err
+		}
+	}
+	return ff, nil
+}
+
+// Matches reports whether the post is one the rule reacts to. facts
+// returns the facts of the post's node; it is called only for a rule
+// with facts to match, once the post itself matches. A rule with facts
+// never matches when facts is nil or returns nil (an unknown node).
+func (r *Rule) Matches(p *feed.Post, facts func() map[string]any) bool {
 	m := &r.Match
 	if m.Source != "" && !strings.EqualFold(m.Source, p.Source) {
 		return false
@@ -256,6 +357,20 @@ func (r *Rule) Matches(p *feed.Post) bool {
 	}
 	if m.resType != "" && !m.matchResource(p.Details) {
 		return false
+	}
+	if len(m.facts) > 0 {
+		if facts == nil {
+			return false
+		}
+		f := facts()
+		if f == nil {
+			return false
+		}
+		for _, ff := range m.facts {
+			if !ff.Match(f) {
+				return false
+			}
+		}
 	}
 	return true
 }

@@ -3,11 +3,15 @@ package rules_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fleetfeed/feed"
+	"fleetfeed/nodes"
 	"fleetfeed/rpc"
 	"fleetfeed/rpc/rules"
 	"fleetfeed/translators"
@@ -66,7 +70,7 @@ func TestMatches(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := base()
 			tt.edit(p)
-			if got := r.Matches(p); got != tt.want {
+			if got := r.Matches(p, nil); got != tt.want {
 				t.Fatalf("Matches = %v, want %v", got, tt.want)
 			}
 		})
@@ -206,5 +210,254 @@ rules:
 	}
 	if dry := f.posts[3].Post; dry.Details["dry_run"] != true || len(dry.Details["targets"].([]string)) != 2 {
 		t.Fatalf("dry run post %q %v", dry.Text, dry.Details)
+	}
+}
+
+const factsRule = `
+rules:
+  - name: ams-debian
+    match:
+      source: puppet
+      facts: ["datacenter==ams1", "os.family=~/debian/i", "processors.count >= 4"]
+    run: {agent: puppet, action: runonce, filter: {class: [roles::frontend_lb]}}
+`
+
+func TestMatchesFacts(t *testing.T) {
+	r := parseOne(t, factsRule)
+	p := &feed.Post{Node: "web1", Source: "puppet"}
+	debian := func() map[string]any {
+		return map[string]any{"datacenter": "ams1", "os": map[string]any{"family": "Debian"}, "processors": map[string]any{"count": 8}}
+	}
+	tests := []struct {
+		name  string
+		facts func() map[string]any
+		want  bool
+	}{
+		{"all match", debian, true},
+		{"no lookup", nil, false},
+		{"unknown node", func() map[string]any { return nil }, false},
+		{"other datacenter", func() map[string]any { f := debian(); f["datacenter"] = "fra1"; return f }, false},
+		{"other family", func() map[string]any { f := debian(); f["os"] = map[string]any{"family": "RedHat"}; return f }, false},
+		{"too few processors", func() map[string]any { f := debian(); f["processors"] = map[string]any{"count": 2}; return f }, false},
+		{"fact missing", func() map[string]any { f := debian(); delete(f, "processors"); return f }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := r.Matches(p, tt.facts); got != tt.want {
+				t.Fatalf("Matches = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// The post is checked first: the facts are not read for a post from
+	// another source.
+	called := false
+	if r.Matches(&feed.Post{Source: "nagios"}, func() map[string]any { called = true; return debian() }) || called {
+		t.Fatalf("a nagios post matched or had its facts read (%v)", called)
+	}
+}
+
+// The engine reads the facts of the post's node from the node store, once
+// per post however many rules need them.
+func TestEngineMatchesFactsFromTheNodeStore(t *testing.T) {
+	db := feed.NewDB(filepath.Join(t.TempDir(), "fleetfeed.db"))
+	if err := db.Open(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	store := &nodes.Store{DB: db}
+	for name, facts := range map[string]map[string]any{
+		"web1.ams": {"datacenter": "ams1", "os": map[string]any{"family": "Debian"}, "processors": map[string]any{"count": 8}},
+		"web2.fra": {"datacenter": "fra1", "os": map[string]any{"family": "Debian"}, "processors": map[string]any{"count": 8}},
+		"web3.ams": {"datacenter": "ams1", "os": map[string]any{"family": "RedHat"}, "processors": map[string]any{"count": 8}},
+	} {
+		if _, err := store.Upsert(ctx, name, nodes.Profile{Facts: facts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := rules.Parse([]byte(factsRule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		nodes rules.NodeLookup
+		want  []string
+	}{
+		{"with the store", store, []string{"web1.ams"}},
+		{"without a node lookup", nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakes{ch: make(chan struct{}, 16)}
+			e := &rules.Engine{Client: f, Poster: f, Nodes: tt.nodes}
+			e.SetRules(rs)
+			for i, node := range []string{"web2.fra", "web3.ams", "nowhere", "web1.ams"} {
+				e.Handle(ctx, &feed.Post{ID: int64(i + 1), Node: node, Source: "puppet"})
+			}
+			if tt.want != nil {
+				select {
+				case <-f.ch:
+				case <-time.After(10 * time.Second):
+					t.Fatal("the rule did not run")
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			var got []string
+			for _, ev := range f.posts {
+				got = append(got, ev.Node)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("the rule ran for %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrorsSayWhichRuleAndWhere(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"bad fact", `rules:
+  - name: fine
+    match: {source: puppet}
+    run: {agent: puppet, action: runonce, filter: {class: [x]}}
+  - name: ams
+    match: {facts: ["datacenter==ams1", "nonsense"]}
+    run: {agent: puppet, action: runonce, filter: {class: [x]}}
+`, []string{"line 5", "rule 2 (ams)", `"nonsense"`}},
+		{"bad fact regex", `rules:
+  - name: ams
+    match: {facts: ["os.family=~/(/"]}
+    run: {agent: puppet, action: runonce, filter: {class: [x]}}
+`, []string{"line 2", "rule 1 (ams)", "os.family"}},
+		{"long description", `rules:
+  - name: long
+    description: "` + strings.Repeat("Refresh ", 20) + `"
+    match: {source: puppet}
+    run: {agent: puppet, action: runonce, filter: {class: [x]}}
+`, []string{"line 2", "rule 1 (long)", "description: 160 characters"}},
+		{"two-line description", `rules:
+  - name: two
+    description: "Refresh\nthe load balancers"
+    match: {source: puppet}
+    run: {agent: puppet, action: runonce, filter: {class: [x]}}
+`, []string{"rule 1 (two)", "one line"}},
+		{"syntax", "rules:\n  - name: a\n    match: {source: puppet\n", []string{"line"}},
+		{"unknown key", "rules:\n  - name: a\n    cooldwn: 5m\n", []string{"line 3", "cooldwn"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := rules.Parse([]byte(tt.yaml))
+			if !errors.Is(err, rules.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// A rule's reply opens with its description, or says an automatic rule
+// acted; the name is in the details, never in the sentence.
+func TestReplyWordingAndStatuses(t *testing.T) {
+	rs, err := rules.Parse([]byte(`
+rules:
+  - name: lb-after-httpd
+    description: Refresh the load balancers after a web server restarts.
+    match: {source: puppet}
+    run: {agent: puppet, action: runonce, filter: {class: [roles::frontend_lb]}}
+    max_runs: 3
+    per: 2h
+  - name: quiet-one
+    match: {source: nagios}
+    run: {agent: puppet, action: runonce, filter: {class: [roles::frontend_lb]}}
+  - name: shop-down
+    description: Restart the web servers when the shop is down
+    match: {source: ids}
+    run: {agent: service, action: restart, data: {service: httpd}, filter: {class: [roles::frontend_web]}}
+    dry_run: true
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakes{ch: make(chan struct{}, 16)}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	e := &rules.Engine{Client: f, Poster: f, Now: func() time.Time { return now }}
+	e.SetRules(rs)
+	ctx := context.Background()
+	for i, src := range []string{"puppet", "nagios", "ids"} {
+		e.Handle(ctx, &feed.Post{ID: int64(i + 1), Node: "web1", Source: src})
+		select {
+		case <-f.ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no reply for the %s post", src)
+		}
+	}
+	f.mu.Lock()
+	got := map[string]string{}
+	for _, ev := range f.posts {
+		got[ev.Post.Details["rule"].(string)] = ev.Post.Text
+		if len(ev.Post.Text) > 200 || strings.Contains(ev.Post.Text, ev.Post.Details["rule"].(string)) {
+			t.Errorf("reply %q is too long or names the rule", ev.Post.Text)
+		}
+	}
+	described := f.posts[0].Post.Details["description"]
+	f.mu.Unlock()
+	want := map[string]string{
+		"lb-after-httpd": "Refresh the load balancers after a web server restarts: 1 server was asked to run Puppet and it did",
+		"quiet-one":      "An automatic rule asked 1 server to run Puppet: it did",
+		"shop-down":      "Restart the web servers when the shop is down: 2 servers would have been asked to restart a service (a dry run: nothing was sent)",
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("reply of %s:\n got %q\nwant %q", name, got[name], w)
+		}
+	}
+	if described != "Refresh the load balancers after a web server restarts." {
+		t.Errorf("details description %v", described)
+	}
+
+	now = now.Add(90 * time.Minute)
+	st := e.Statuses()
+	if len(st) != 3 || st[0].Rule.Name != "lb-after-httpd" {
+		t.Fatalf("statuses %+v", st)
+	}
+	lb := st[0]
+	if !lb.LastRun.Equal(now.Add(-90*time.Minute)) || lb.RunsInWindow != 1 || lb.Window != 2*time.Hour || lb.LastOutcome != want["lb-after-httpd"] {
+		t.Fatalf("status %+v", lb)
+	}
+	if quiet := st[1]; quiet.RunsInWindow != 0 || quiet.Window != rules.DefaultPer || quiet.LastRun.IsZero() {
+		t.Fatalf("a run 90 minutes ago is outside a 1-hour window: %+v", quiet)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	r := parseOne(t, `
+rules:
+  - name: lb
+    match: {source: puppet, tags: ["#changed"], roles: [roles::frontend_web], facts: ["datacenter==ams1", "os.family=~/debian/i"], resource: "Service[httpd]", restart: true}
+    run: {agent: puppet, action: runonce, filter: {class: [roles::frontend_lb], fact: ["datacenter==ams1"]}, timeout: 20s}
+    cooldown: 1h
+    max_runs: 6
+    per: 24h
+    dry_run: true
+`)
+	s := r.Summary()
+	for _, tt := range []struct{ got, want string }{
+		{strings.Join(s.Matches, "; "), "posts from puppet; with all of the hashtags #changed; about a server with the role frontend_web; " +
+			"about a server whose fact datacenter is ams1; about a server whose fact os.family matches /debian/; where Puppet restarted or started Service[httpd]"},
+		{s.Runs, "run Puppet (puppet runonce), waiting at most 20 seconds for the answers"},
+		{strings.Join(s.On, "; "), "servers with the class roles::frontend_lb; servers whose fact datacenter is ams1"},
+		{strings.Join(s.Limits, "; "), "at most once every 1 hour; at most 6 runs in any 24 hours; dry run: it only posts which servers it would have asked"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got  %q\nwant %q", tt.got, tt.want)
+		}
 	}
 }
