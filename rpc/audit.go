@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"fleetfeed/feed"
@@ -99,10 +100,14 @@ func (c *Client) auditAsync(ctx context.Context, start time.Time, call Call, id 
 
 // AuditPage asks for the entries older than the cursor Before (0: from
 // the newest), at most Limit of them (DefaultPageSize if 0, at most
-// MaxPageSize).
+// MaxPageSize). Who and Agent, when set, keep only the entries whose
+// caller or via contains Who (ignoring ASCII case) and whose agent is
+// Agent; the cursor of a filtered page goes on with the same filters.
 type AuditPage struct {
 	Before int64
 	Limit  int
+	Who    string
+	Agent  string
 }
 
 // AuditEntries is one page of the audit log, newest first.
@@ -174,8 +179,21 @@ func (l *SQLiteAuditLog) List(ctx context.Context, page AuditPage) (*AuditEntrie
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
 	defer tx.Rollback()
+	where, args := "id < ?", []any{before}
+	if page.Who != "" {
+		// LIKE ignores ASCII case; the pattern's own wildcards are
+		// escaped so that "a_b" means a_b.
+		where += ` AND (caller LIKE ? ESCAPE '\' OR via LIKE ? ESCAPE '\')`
+		pat := "%" + likeEscaper.Replace(page.Who) + "%"
+		args = append(args, pat, pat)
+	}
+	if page.Agent != "" {
+		where += " AND agent = ?"
+		args = append(args, page.Agent)
+	}
 	rows, err := tx.QueryContext(ctx, `SELECT id, at, caller, via, mode, request_id, agent, action, data, filter,
-		targets, ok, failed, no_response, error FROM rpc_audit WHERE id < ? ORDER BY id DESC LIMIT ?`, before, limit+1)
+		targets, ok, failed, no_response, error FROM rpc_audit WHERE `+where+` ORDER BY id DESC LIMIT ?`,
+		append(args, limit+1)...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit: %w", err)
 	}
@@ -213,4 +231,56 @@ func (l *SQLiteAuditLog) List(ctx context.Context, page AuditPage) (*AuditEntrie
 		out.Next = out.Entries[limit-1].Seq
 	}
 	return out, nil
+}
+
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+// AuditTotals sum up the audit log: calls, and the answers of the nodes
+// asked.
+type AuditTotals struct {
+	// Last is the Seq of the newest entry counted (0 for none).
+	Last int64
+	// Calls are the entries; Errors those that failed as a whole
+	// (Error set); Async those sent asynchronously.
+	Calls, Errors, Async int64
+	// OK, Failed and NoResponse sum the entries' counts of answers.
+	OK, Failed, NoResponse int64
+}
+
+// Add adds the totals of entries after t.Last, as Totals returns them.
+func (t *AuditTotals) Add(more AuditTotals) {
+	if more.Last > t.Last {
+		t.Last = more.Last
+	}
+	t.Calls += more.Calls
+	t.Errors += more.Errors
+	t.Async += more.Async
+	t.OK += more.OK
+	t.Failed += more.Failed
+	t.NoResponse += more.NoResponse
+}
+
+// Totals sums the entries whose Seq is greater than after. The log only
+// grows, so a caller that keeps a running sum asks for what came after
+// its Last and adds it, and reads each entry once.
+func (l *SQLiteAuditLog) Totals(ctx context.Context, after int64) (AuditTotals, error) {
+	var t AuditTotals
+	tx, err := l.DB.SQL().BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return t, fmt.Errorf("audit totals: %w", err)
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0), count(*),
+		coalesce(sum(error != ''), 0), coalesce(sum(mode = 'async'), 0),
+		coalesce(sum(ok), 0), coalesce(sum(failed), 0), coalesce(sum(no_response), 0)
+		FROM rpc_audit WHERE id > ?`, after).Scan(&t.Last, &t.Calls, &t.Errors, &t.Async, &t.OK, &t.Failed, &t.NoResponse); err != nil {
+		return t, fmt.Errorf("audit totals: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return t, fmt.Errorf("audit totals: %w", err)
+	}
+	if t.Last == 0 {
+		t.Last = after
+	}
+	return t, nil
 }

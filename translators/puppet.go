@@ -192,6 +192,9 @@ func (r *puppetReport) details(listed ...[]*puppetResource) map[string]any {
 	if c, ok := r.metrics["changes"]["total"]; ok {
 		d["change_count"] = c
 	}
+	if ev := r.metrics["events"]; len(ev) > 0 {
+		d["event_counts"] = ev
+	}
 	var list []any
 	omitted := 0
 	for _, group := range listed {
