@@ -2,13 +2,14 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,22 +17,28 @@ import (
 	"fleetfeed/feed"
 	"fleetfeed/nodes"
 	"fleetfeed/rpc"
+	"fleetfeed/timeline"
 	"fleetfeed/timeline/people"
 	"fleetfeed/translators"
 )
 
 // Actions on posts: an operator asks a post's server (or every server
-// with one of its role hashtags) to run an RPC from the post's page or
-// the server's profile. A confirmation page (GET) says what will run and
-// where; confirming (POST, CSRF-checked, role checked again) posts "bob
-// asked web01 to run Puppet" in the thread, runs the RPC in the
-// background and posts each node's reply and a summary there, which the
-// thread page shows live.
+// with one of its role hashtags, or every server of a list it is in, or
+// the servers an action's filter finds) to run an RPC from the post's
+// page, the server's profile or a list's page. Which actions fit where is
+// the ActionConfig. A confirmation page (GET) says what will run, where
+// and on how many servers; confirming (POST, CSRF-checked, role checked
+// again) posts "bob asked web01 to run Puppet" in the thread, runs the
+// RPC in the background and posts each node's reply and a summary there,
+// which the thread page shows live.
 
 // ActionCaller runs an action's RPC; *rpc.Client is one.
 type ActionCaller interface {
 	// Do runs call and returns what it did; see rpc.Client.Do.
 	Do(ctx context.Context, call rpc.Call) (*rpc.Result, error)
+	// Discover finds the nodes call would go to, for the confirmation of
+	// an action with a filter; see rpc.Client.Discover.
+	Discover(ctx context.Context, call rpc.Call) (*rpc.Discovery, error)
 }
 
 var _ ActionCaller = (*rpc.Client)(nil)
@@ -45,8 +52,8 @@ type Actions struct {
 	// Client sends the RPCs. Its caller id is the one the agents trust
 	// the key for; each call's Via names the web user, for the audit log.
 	Client ActionCaller
-	// Fits says which actions fit which posts; DefaultActionFits when nil.
-	Fits []ActionFit
+	// Config says which actions fit which posts; DefaultActions when nil.
+	Config *ActionConfig
 	// Timeout is how long to wait for a batch's replies; the DDL's
 	// timeout when zero.
 	Timeout time.Duration
@@ -56,66 +63,98 @@ type Actions struct {
 	// posted); context.Background when nil.
 	Context context.Context
 
-	wg sync.WaitGroup
+	wg       sync.WaitGroup
+	defaults sync.Once
+	fallback *ActionConfig
+
+	mu        sync.Mutex
+	confirmed map[string]confirmedTargets
 }
 
 // Wait returns once every action started has posted its summary.
 func (a *Actions) Wait() { a.wg.Wait() }
 
-// ActionFit offers Actions on the posts from Source that carry Tag; an
-// empty Source or Tag matches any. A server's profile offers the actions
-// of the fits with neither.
-type ActionFit struct {
-	Source  string
-	Tag     string
-	Actions []string
+func (a *Actions) config() *ActionConfig {
+	if a.Config != nil {
+		return a.Config
+	}
+	a.defaults.Do(func() { a.fallback = DefaultActions() })
+	return a.fallback
 }
 
-// DefaultActionFits: Puppet and ping everywhere, Puppet's no-op run on
-// Puppet's posts, the service actions on monitoring posts (shown only when
-// the post names its service).
-var DefaultActionFits = []ActionFit{
-	{Actions: []string{"puppet-run", "puppet-status", "ping"}},
-	{Source: translators.SourcePuppet, Actions: []string{"puppet-noop"}},
-	{Tag: "puppet", Actions: []string{"puppet-noop"}},
-	{Source: translators.SourceNagios, Actions: []string{"service-status", "service-restart"}},
-	{Source: translators.SourceIcinga2, Actions: []string{"service-status", "service-restart"}},
+// confirmedTargets are the servers a filter found for a confirmation
+// page, kept until it is confirmed so that what runs is what was shown.
+type confirmedTargets struct {
+	key     string // who, what and where: see confirmKey
+	targets []string
+	expires time.Time
 }
 
-// actionDef is one action an operator can run.
-type actionDef struct {
-	Name          string
-	Label         string // the button: "Run Puppet"
-	Agent, Action string
-	Words         string // "run Puppet", after "asked web01 to"
-	Done          string // a node's success, before " on web01"
-	Noop          bool
-	NeedsService  bool
+// Bounds of the confirmations kept.
+const (
+	confirmTTL = 15 * time.Minute
+	maxPending = 1000
+)
+
+// confirmKey ties a confirmation to its user, page, action and service.
+func confirmKey(user string, sub *actionSubject, spec *ActionSpec, service string) string {
+	return strings.Join([]string{user, sub.base, spec.Name, service}, "\x00")
 }
 
-// actionDefs are the actions, in the order pages list them.
-var actionDefs = []actionDef{
-	{Name: "puppet-run", Label: "Run Puppet", Agent: "puppet", Action: "runonce", Words: "run Puppet", Done: "Puppet run started"},
-	{Name: "puppet-noop", Label: "Run Puppet in no-op mode", Agent: "puppet", Action: "runonce", Noop: true,
-		Words: "run Puppet in no-op mode", Done: "Puppet no-op run started"},
-	{Name: "puppet-status", Label: "Show Puppet's status", Agent: "puppet", Action: "status", Words: "report on Puppet", Done: "Puppet status"},
-	{Name: "service-status", Label: "Check the service", Agent: "service", Action: "status", NeedsService: true,
-		Words: "check the service", Done: "Service checked"},
-	{Name: "service-restart", Label: "Restart the service", Agent: "service", Action: "restart", NeedsService: true,
-		Words: "restart the service", Done: "Service restarted"},
-	{Name: "ping", Label: "Ping", Agent: "rpcutil", Action: "ping", Words: "answer a ping", Done: "Ping answered"},
+// keep stores the servers a confirmation page shows and returns the
+// token its form carries.
+func (a *Actions) keep(key string, targets []string, now time.Time) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	tok := hex.EncodeToString(b)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.confirmed == nil {
+		a.confirmed = map[string]confirmedTargets{}
+	}
+	for t, c := range a.confirmed {
+		if now.After(c.expires) || len(a.confirmed) >= maxPending {
+			delete(a.confirmed, t)
+		}
+	}
+	a.confirmed[tok] = confirmedTargets{key: key, targets: targets, expires: now.Add(confirmTTL)}
+	return tok
+}
+
+// take returns, once, the servers kept under tok for key.
+func (a *Actions) take(tok, key string, now time.Time) ([]string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.confirmed[tok]
+	if !ok || c.key != key || now.After(c.expires) {
+		return nil, feed.Errorf(feed.EINVALID, "this confirmation has expired or was used already; open the action again to see which servers it finds now")
+	}
+	delete(a.confirmed, tok)
+	return c.targets, nil
 }
 
 // actionSubject is what actions are asked about: a post (and its server),
-// or a server's profile.
+// a server's profile, or a list's page.
 type actionSubject struct {
-	node *nodes.Node
-	post *feed.Post // nil on a profile
+	node *nodes.Node // nil on a list's page
+	post *feed.Post  // nil on a profile or a list's page
+	// list and its member servers, on a list's page.
+	list    *timeline.List
+	members []*nodes.Node
 	// rootID is the thread's first post, which the replies answer; 0 on
-	// a profile, where the "asked" post starts a thread.
+	// a profile or list, where the "asked" post starts a thread.
 	rootID int64
 	page   string // the page the actions are offered on
 	base   string // the actions' path
+}
+
+// home is the server whose thread the action's posts go in: the subject's
+// server, or a list's first.
+func (sub *actionSubject) home() string {
+	if sub.node != nil {
+		return sub.node.Name
+	}
+	return sub.members[0].Name
 }
 
 // service is the service a monitoring post is about, from its details.
@@ -149,30 +188,28 @@ func validServiceName(s string) bool {
 	return true
 }
 
-// fitting are the actions that fit the subject, in actionDefs order.
-func (a *Actions) fitting(sub *actionSubject) []actionDef {
-	fits := a.Fits
-	if fits == nil {
-		fits = DefaultActionFits
-	}
-	names := map[string]bool{}
-	for _, f := range fits {
-		if sub.post == nil {
-			if f.Source != "" || f.Tag != "" {
-				continue
-			}
-		} else if (f.Source != "" && f.Source != sub.post.Source) || (f.Tag != "" && !slices.Contains(sub.post.Tags, f.Tag)) {
+// fitting are the actions that fit the subject, in the config's order.
+// On a list's page, those offered on the profile of every server of the
+// list, without a filter of their own.
+func (a *Actions) fitting(sub *actionSubject) []*ActionSpec {
+	svc := sub.service()
+	var out []*ActionSpec
+	for _, spec := range a.config().Actions {
+		if spec.needsService && svc == "" {
 			continue
 		}
-		for _, n := range f.Actions {
-			names[n] = true
+		var ok bool
+		switch {
+		case sub.post != nil:
+			ok = spec.fitsPost(sub.post, sub.node)
+		case sub.list != nil:
+			ok = spec.filter == nil && len(sub.members) > 0 &&
+				!slices.ContainsFunc(sub.members, func(n *nodes.Node) bool { return !spec.fitsProfile(n) })
+		default:
+			ok = spec.fitsProfile(sub.node)
 		}
-	}
-	svc := sub.service()
-	var out []actionDef
-	for _, d := range actionDefs {
-		if names[d.Name] && (!d.NeedsService || svc != "") {
-			out = append(out, d)
+		if ok {
+			out = append(out, spec)
 		}
 	}
 	return out
@@ -182,6 +219,9 @@ func (a *Actions) fitting(sub *actionSubject) []actionDef {
 // this hashtag" for: the post's tags that are its server's roles, or, on
 // a profile, the server's roles.
 func (sub *actionSubject) tags() []string {
+	if sub.node == nil {
+		return nil
+	}
 	if sub.post == nil {
 		return sub.node.Roles
 	}
@@ -215,10 +255,14 @@ func (s *Server) actionRoutes() {
 		s.postRoutes = append(s.postRoutes, pattern)
 		s.mux.HandleFunc("POST "+pattern, htmlPage(s.checkCSRF(h)))
 	}
-	s.mux.HandleFunc("GET /posts/{id}/actions", htmlPage(operator(s.handleActionConfirm(s.postSubject))))
-	post("/posts/{id}/actions", operator(s.handleActionRun(s.postSubject)))
-	s.mux.HandleFunc("GET /nodes/{name}/actions", htmlPage(operator(s.handleActionConfirm(s.nodeSubject))))
-	post("/nodes/{name}/actions", operator(s.handleActionRun(s.nodeSubject)))
+	for pattern, subject := range map[string]func(*http.Request) (*actionSubject, error){
+		"/posts/{id}/actions":   s.postSubject,
+		"/nodes/{name}/actions": s.nodeSubject,
+		"/lists/{id}/actions":   s.listSubject,
+	} {
+		s.mux.HandleFunc("GET "+pattern, htmlPage(operator(s.handleActionConfirm(subject))))
+		post(pattern, operator(s.handleActionRun(subject)))
+	}
 }
 
 // postSubject is the post of /posts/{id}/actions.
@@ -235,11 +279,15 @@ func (s *Server) postSubject(r *http.Request) (*actionSubject, error) {
 	if err != nil {
 		return nil, err
 	}
+	return postActionSubject(p, n), nil
+}
+
+func postActionSubject(p *feed.Post, n *nodes.Node) *actionSubject {
 	root := p.ID
 	if p.InReplyTo != 0 {
 		root = p.InReplyTo
 	}
-	return &actionSubject{node: n, post: p, rootID: root, page: postPath(p.ID), base: postPath(p.ID) + "/actions"}, nil
+	return &actionSubject{node: n, post: p, rootID: root, page: postPath(p.ID), base: postPath(p.ID) + "/actions"}
 }
 
 // nodeSubject is the server of /nodes/{name}/actions.
@@ -248,154 +296,78 @@ func (s *Server) nodeSubject(r *http.Request) (*actionSubject, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &actionSubject{node: n, page: nodePath(n.Name), base: "/nodes/" + url.PathEscape(n.Name) + "/actions"}, nil
+	return nodeActionSubject(n), nil
 }
 
-// actionMenu is the list of actions a page offers an operator.
-type actionMenu struct {
-	Items []actionItem
+func nodeActionSubject(n *nodes.Node) *actionSubject {
+	return &actionSubject{node: n, page: nodePath(n.Name), base: "/nodes/" + url.PathEscape(n.Name) + "/actions"}
 }
 
-type actionItem struct {
-	Name, Label, URL string
-}
-
-// actionMenu returns the actions the page of sub offers the request's
-// user: none without Actions or for less than an operator.
-func (s *Server) actionMenu(r *http.Request, sub *actionSubject) *actionMenu {
-	u := currentUser(r)
-	if s.Actions == nil || u == nil || !u.Role.AtLeast(people.RoleOperator) {
-		return nil
-	}
-	defs := s.Actions.fitting(sub)
-	if len(defs) == 0 {
-		return nil
-	}
-	m := &actionMenu{}
-	for _, d := range defs {
-		m.Items = append(m.Items, actionItem{Name: d.Name, Label: d.Label, URL: sub.base + "?action=" + url.QueryEscape(d.Name)})
-	}
-	for _, t := range sub.tags() {
-		for _, d := range defs {
-			m.Items = append(m.Items, actionItem{Name: d.Name, Label: d.Label + " on every #" + t + " server",
-				URL: sub.base + "?action=" + url.QueryEscape(d.Name) + "&tag=" + url.QueryEscape(t)})
-		}
-	}
-	return m
-}
-
-// postActionMenu is actionMenu for a post page; errors leave the menu out.
-func (s *Server) postActionMenu(r *http.Request, p *feed.Post) *actionMenu {
-	if s.Actions == nil || currentUser(r) == nil {
-		return nil
-	}
-	n, err := s.Nodes.Get(r.Context(), p.Node)
-	if err != nil {
-		return nil
-	}
-	root := p.ID
-	if p.InReplyTo != 0 {
-		root = p.InReplyTo
-	}
-	return s.actionMenu(r, &actionSubject{node: n, post: p, rootID: root, base: postPath(p.ID) + "/actions"})
-}
-
-// actionPlan is one action, ready to run.
-type actionPlan struct {
-	def     actionDef
-	tag     string
-	targets []string
-	batch   int
-	service string
-}
-
-// defaultActionBatch is the batch size offered for a hashtag's servers.
-const defaultActionBatch = 5
-
-// plan checks the request's action, hashtag and batch size against what
-// fits sub, and finds the servers.
-func (s *Server) plan(ctx context.Context, sub *actionSubject, name, tag, batch string) (*actionPlan, error) {
-	if s.Actions == nil {
-		return nil, feed.Errorf(feed.ENOTFOUND, "actions are turned off on this server: it has no RPC key")
-	}
-	p := &actionPlan{tag: tag, batch: defaultActionBatch}
-	i := slices.IndexFunc(s.Actions.fitting(sub), func(d actionDef) bool { return d.Name == name })
-	if i < 0 {
-		return nil, feed.Errorf(feed.EINVALID, "the action %q does not fit here", name)
-	}
-	p.def = s.Actions.fitting(sub)[i]
-	if p.def.NeedsService {
-		p.service = sub.service()
-	}
-	if batch != "" {
-		n, err := strconv.Atoi(strings.TrimSpace(batch))
-		if err != nil || n < 0 {
-			return nil, feed.Errorf(feed.EINVALID, "the batch size must be a whole number, 0 for all at once")
-		}
-		p.batch = n
-	}
-	if tag == "" {
-		p.targets, p.batch = []string{identity(sub.node)}, 0
-		return p, nil
-	}
-	if !slices.Contains(sub.tags(), tag) {
-		return nil, feed.Errorf(feed.EINVALID, "#%s is not a role hashtag of this post", tag)
-	}
-	ns, err := s.Nodes.List(ctx, nodes.ListOptions{Role: tag})
+// listSubject is the list of /lists/{id}/actions, if the user may see it.
+func (s *Server) listSubject(r *http.Request) (*actionSubject, error) {
+	id, err := parseListID(r.PathValue("id"))
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range ns {
-		p.targets = append(p.targets, identity(n))
+	l, err := s.Follows.List(r.Context(), userID(r), id)
+	if err != nil {
+		return nil, err
 	}
-	if len(p.targets) == 0 {
-		return nil, feed.Errorf(feed.ENOTFOUND, "no server has #%s", tag)
-	}
-	return p, nil
+	return s.listActionSubject(r.Context(), l)
 }
 
-// where says which servers, for the posts and the confirmation page.
-func (p *actionPlan) where() string {
-	if p.tag == "" {
-		return p.targets[0]
+func (s *Server) listActionSubject(ctx context.Context, l *timeline.List) (*actionSubject, error) {
+	members, err := s.listMembers(ctx, l)
+	if err != nil {
+		return nil, err
 	}
-	s := fmt.Sprintf("the %s tagged #%s", plural(len(p.targets), "server", "servers"), p.tag)
-	if p.batch > 0 && p.batch < len(p.targets) {
-		s += fmt.Sprintf(", %d at a time", p.batch)
-	}
-	return s
+	return &actionSubject{list: l, members: members, page: listPath(l.ID), base: listPath(l.ID) + "/actions"}, nil
 }
 
-// words says what the action does, with its service.
-func (p *actionPlan) words() string {
-	if p.service != "" {
-		return strings.Replace(p.def.Words, "the service", "the service "+p.service, 1)
+// listMembers are the servers of a list that the node table knows.
+func (s *Server) listMembers(ctx context.Context, l *timeline.List) ([]*nodes.Node, error) {
+	var out []*nodes.Node
+	for _, name := range l.Nodes {
+		n, err := s.Nodes.Get(ctx, name)
+		if feed.ErrorCode(err) == feed.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
 	}
-	return p.def.Words
+	return out, nil
 }
 
-func (p *actionPlan) call(user string, timeout time.Duration) rpc.Call {
-	var data map[string]any
-	switch {
-	case p.def.Noop:
-		data = map[string]any{"noop": true}
-	case p.def.NeedsService:
-		data = map[string]any{"service": p.service}
+// actionLists are the lists with servers in them that the user may see
+// (their own and the public ones) and that hold the server named node.
+func (s *Server) actionLists(ctx context.Context, userID int64, node string) ([]*timeline.List, error) {
+	own, err := s.Follows.OwnLists(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
-	return rpc.Call{
-		Agent: p.def.Agent, Action: p.def.Action, Data: data, Targets: p.targets,
-		Batch: rpc.Size{N: p.batch}, Timeout: timeout, Via: "user=" + user,
+	public, err := s.Follows.PublicLists(ctx)
+	if err != nil {
+		return nil, err
 	}
+	var out []*timeline.List
+	for _, l := range append(own, public...) {
+		if slices.Contains(l.Nodes, node) && !slices.ContainsFunc(out, func(o *timeline.List) bool { return o.ID == l.ID }) {
+			out = append(out, l)
+		}
+	}
+	return out, nil
 }
 
 // actionConfirm is the confirmation page.
 type actionConfirm struct {
-	Heading, Summary, Command string
-	Targets                   []string
-	Name, Tag, CSRF, Action   string
-	Button, Back              string
-	Batch                     int
-	Batched                   bool
+	Heading, Summary, Command, Note string
+	Targets                         []string
+	Name, Tag, List, Confirm        string
+	CSRF, Action                    string
+	Button, Back                    string
+	Batch                           int
+	Batched                         bool
 }
 
 func (s *Server) handleActionConfirm(subject func(*http.Request) (*actionSubject, error)) http.HandlerFunc {
@@ -405,27 +377,31 @@ func (s *Server) handleActionConfirm(subject func(*http.Request) (*actionSubject
 			s.Error(w, r, err)
 			return
 		}
-		q := r.URL.Query()
-		p, err := s.plan(r.Context(), sub, q.Get("action"), q.Get("tag"), q.Get("batch"))
+		u := currentUser(r)
+		req := actionRequestOf(r.URL.Query())
+		p, err := s.plan(r.Context(), u, sub, req, false)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
-		cmd := p.def.Agent + " " + p.def.Action
-		if p.def.Noop {
-			cmd += " noop=true"
-		}
-		if p.service != "" {
-			cmd += " service=" + p.service
-		}
 		v := actionConfirm{
-			Heading: p.def.Label + "?",
+			Heading: p.label() + "?",
 			Summary: fmt.Sprintf("This asks %s to %s: %s in all.", p.where(), p.words(),
 				plural(len(p.targets), "server", "servers")),
-			Command: cmd, Targets: p.targets, Name: p.def.Name, Tag: p.tag, CSRF: s.csrfToken(w, r),
-			Action: sub.base, Button: p.def.Label, Back: sub.page, Batch: p.batch, Batched: p.tag != "",
+			Command: p.command(), Targets: p.targets, Name: p.spec.Name, Tag: req.tag, List: req.list,
+			CSRF: s.csrfToken(w, r), Action: sub.base, Button: p.label(), Back: sub.page,
+			Batch: p.batch, Batched: p.multiple(),
 		}
-		s.render(w, r, http.StatusOK, "actions.html", pageData{Title: p.def.Label, Body: v})
+		var notes []string
+		if p.filter != "" {
+			v.Confirm = s.Actions.keep(confirmKey(u.Name, sub, p.spec, p.service), p.targets, s.now())
+			notes = append(notes, fmt.Sprintf("These are the servers with %s that answered discovery just now; confirming asks exactly them.", p.filter))
+		}
+		if sub.list != nil {
+			notes = append(notes, "Its posts go in a new thread on @"+sub.home()+", the list's first server.")
+		}
+		v.Note = strings.Join(notes, " ")
+		s.render(w, r, http.StatusOK, "actions.html", pageData{Title: p.label(), Body: v})
 	}
 }
 
@@ -436,20 +412,32 @@ func (s *Server) handleActionRun(subject func(*http.Request) (*actionSubject, er
 			s.Error(w, r, err)
 			return
 		}
-		p, err := s.plan(r.Context(), sub, r.PostFormValue("action"), r.PostFormValue("tag"), r.PostFormValue("batch"))
-		if err != nil {
-			s.Error(w, r, err)
-			return
-		}
 		u := currentUser(r)
-		run := &actionRun{a: s.Actions, poster: s.Pipeline, plan: p, node: sub.node.Name, replyTo: sub.rootID,
-			id: rpc.NewRequestID()[:16], now: s.now}
-		asked, err := run.post(r.Context(), "asked", fmt.Sprintf("%s asked %s to %s", u.Name, p.where(), p.words()),
-			translators.SeverityInfo, map[string]any{"user": u.Name, "targets": p.targets})
+		if err := r.ParseForm(); err != nil {
+			s.Error(w, r, feed.Errorf(feed.EINVALID, "the form cannot be read"))
+			return
+		}
+		p, err := s.plan(r.Context(), u, sub, actionRequestOf(r.PostForm), true)
 		if err != nil {
 			s.Error(w, r, err)
 			return
 		}
+		run := &actionRun{a: s.Actions, poster: s.Pipeline, plan: p, node: sub.home(), replyTo: sub.rootID,
+			id: rpc.NewRequestID()[:16], now: s.now}
+		details := map[string]any{"user": u.Name, "targets": p.targets}
+		if p.list != nil {
+			details["list"] = p.list.Name
+		}
+		if p.filter != "" {
+			details["filter"] = p.filter
+		}
+		asked, err := run.post(r.Context(), "asked", fmt.Sprintf("%s asked %s to %s", u.Name, p.where(), p.words()),
+			translators.SeverityInfo, details)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		run.asked = asked
 		if run.replyTo == 0 {
 			run.replyTo = asked
 		}
@@ -460,147 +448,4 @@ func (s *Server) handleActionRun(subject func(*http.Request) (*actionSubject, er
 		}()
 		http.Redirect(w, r, postPath(run.replyTo), http.StatusSeeOther)
 	}
-}
-
-// actionPoster stores the posts actions make; *feed.Pipeline is one.
-type actionPoster interface {
-	Ingest(ctx context.Context, evs []translators.Event) (*feed.IngestResult, error)
-}
-
-// actionRun is one action being run, and where its posts go.
-type actionRun struct {
-	a       *Actions
-	poster  actionPoster
-	plan    *actionPlan
-	node    string // the server whose thread the posts are in
-	replyTo int64
-	id      string
-	now     func() time.Time
-}
-
-// actionRunLimit bounds a whole run, batches included.
-const actionRunLimit = 30 * time.Minute
-
-// do runs the RPC, posting each reply and then a summary.
-func (run *actionRun) do(user string) {
-	log := run.a.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	parent := run.a.Context
-	if parent == nil {
-		parent = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(parent, actionRunLimit)
-	defer cancel()
-	call := run.plan.call(user, run.a.Timeout)
-	call.OnReply = func(rcv rpc.Received) {
-		text, sev := replyText(run.plan, rcv)
-		if _, err := run.post(ctx, "reply:"+rcv.SenderID, text, sev, map[string]any{
-			"node": rcv.SenderID, "status": rcv.StatusMsg, "data": rcv.Data,
-		}); err != nil {
-			log.Error("post an action's reply", "err", err)
-		}
-	}
-	res, err := run.a.Client.Do(ctx, call)
-	text, sev, details := summaryText(run.plan, res, err)
-	if _, err := run.post(ctx, "summary", text, sev, details); err != nil {
-		log.Error("post an action's summary", "err", err)
-	}
-}
-
-// post stores one of the run's posts and returns its id.
-func (run *actionRun) post(ctx context.Context, part, text string, sev translators.Severity, details map[string]any) (int64, error) {
-	details["action"] = run.plan.def.Name
-	tags := []string{"action"}
-	switch sev {
-	case translators.SeverityOK:
-		tags = append(tags, "ok")
-	case translators.SeverityWarning:
-		tags = append(tags, "warning")
-	}
-	ev := translators.Event{
-		ID: ActionSource + ":" + run.id + ":" + part, Source: ActionSource, Node: run.node, Time: run.now(),
-		Post: &translators.Draft{
-			// A thread of its own keeps a run's posts from folding into
-			// an earlier run's.
-			Text: clip(text), Tags: tags, Severity: sev, Thread: "action:" + run.id, ReplyTo: run.replyTo, Details: details,
-		},
-	}
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	res, err := run.poster.Ingest(pctx, []translators.Event{ev})
-	if err != nil {
-		return 0, fmt.Errorf("post action: %w", err)
-	}
-	if len(res.Posts) > 0 {
-		return res.Posts[0], nil
-	}
-	if len(res.Folded) > 0 {
-		return res.Folded[0], nil
-	}
-	return 0, nil
-}
-
-func clip(s string) string {
-	if r := []rune(s); len(r) > translators.MaxSentence {
-		return string(r[:translators.MaxSentence-1]) + "…"
-	}
-	return s
-}
-
-// replyText says what a node answered, in plain language.
-func replyText(p *actionPlan, rcv rpc.Received) (string, translators.Severity) {
-	if rcv.StatusCode != rpc.StatusOK {
-		msg := rcv.StatusMsg
-		if msg == "" {
-			msg = rcv.StatusCode.String()
-		}
-		return fmt.Sprintf("%s could not %s: %s", rcv.SenderID, p.words(), msg), translators.SeverityWarning
-	}
-	text := p.def.Done + " on " + rcv.SenderID
-	for _, k := range []string{"message", "status", "summary"} {
-		if v, ok := rcv.Data[k].(string); ok && v != "" {
-			text += ": " + v
-			break
-		}
-	}
-	return text, translators.SeverityOK
-}
-
-// summaryText says how the run went once every node answered or the wait
-// ended: "3 of 4 answered; web7 did not respond".
-func summaryText(p *actionPlan, res *rpc.Result, err error) (string, translators.Severity, map[string]any) {
-	details := map[string]any{}
-	if err != nil {
-		details["error"] = err.Error()
-	}
-	if res == nil {
-		return fmt.Sprintf("Could not ask %s to %s", p.where(), p.words()), translators.SeverityWarning, details
-	}
-	st := &res.Stats
-	details["requestid"], details["ok"], details["failed"], details["no_response"] = st.RequestID, st.OK, st.Failed, st.NoResponse
-	text := fmt.Sprintf("%d of %d answered", st.Responded, len(st.Targets))
-	if st.Failed > 0 {
-		text += fmt.Sprintf(", %d with a failure", st.Failed)
-	}
-	if n := len(st.NoResponse); n > 0 {
-		names := st.NoResponse
-		if n > 5 {
-			names = names[:5]
-		}
-		text += "; " + strings.Join(names, ", ")
-		if n > 5 {
-			text += fmt.Sprintf(" and %d more", n-5)
-		}
-		text += " did not respond"
-	}
-	if n := len(st.NotSent); n > 0 {
-		text += fmt.Sprintf("; %s never asked", plural(n, "server was", "servers were"))
-	}
-	sev := translators.SeverityOK
-	if !st.AllOK() || err != nil {
-		sev = translators.SeverityWarning
-	}
-	return text, sev, details
 }

@@ -85,6 +85,8 @@ type listView struct {
 	CSRF     string
 	Follow   *followButton
 	Timeline timelineView
+	// Actions are the RPCs an operator can run on the list's servers.
+	Actions *actionMenu
 }
 
 // handleList is a list's page, or for "/lists/{id}.rss", ".atom" and
@@ -123,6 +125,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 			v.Follow = s.followButton(w, r, "list", strconv.FormatInt(id, 10))
 		}
 	}
+	v.Actions = s.listActionMenu(r, l)
 	s.render(w, r, http.StatusOK, "list.html", pageData{
 		Title: l.Name, Description: "The list " + l.Name + " by " + l.Owner + ".", Section: "lists",
 		Feeds: feedLinks(l.Name, listPath(id)), Body: v,

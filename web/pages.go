@@ -52,7 +52,7 @@ type assetURLs struct {
 // the partials.
 var pageTemplates = []string{"timeline.html", "profile.html", "post.html", "error.html",
 	"login.html", "lists.html", "list.html", "settings.html", "admin_mail.html", "search.html",
-	"map.html", "datacenter.html", "unsubscribe.html", "actions.html"}
+	"map.html", "datacenter.html", "unsubscribe.html", "actions.html", "admin_rules.html", "admin_audit.html"}
 
 // loadUI parses the templates and hashes the static files.
 func loadUI() (*ui, error) {
@@ -354,7 +354,7 @@ func (s *Server) handleProfile(w http.ResponseWriter, r *http.Request, name stri
 	if u := currentUser(r); u != nil && u.Role.AtLeast(people.RoleAdmin) {
 		pv.Edit = newProfileForm(n, s.csrfToken(w, r))
 	}
-	pv.Actions = s.actionMenu(r, &actionSubject{node: n, base: "/nodes/" + url.PathEscape(n.Name) + "/actions"})
+	pv.Actions = s.actionMenu(r, nodeActionSubject(n))
 	s.render(w, r, http.StatusOK, "profile.html", pageData{
 		Title:       displayName(n) + " (@" + n.Name + ")",
 		Description: "The profile and posts of the server @" + n.Name + ".",
@@ -421,6 +421,10 @@ func (s *Server) handlePostPage(w http.ResponseWriter, r *http.Request) {
 	}
 	v := newThreadView(thread, id, s.now())
 	v.Since = feed.FormatID(since)
+	if v.Caused, err = s.causedView(r.Context(), id); err != nil {
+		s.Error(w, r, err)
+		return
+	}
 	for _, p := range thread {
 		if p.ID == id {
 			v.Actions = s.postActionMenu(r, p)

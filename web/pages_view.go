@@ -28,9 +28,12 @@ type postView struct {
 	Tags          []tagLink
 	FoldNote      string
 	ReplyURL      string
-	Count         int
-	Source        string
-	EventID       string
+	// CauseURL is the post that asked for what this one reports (see
+	// feed.Post.CausedBy), "" if none.
+	CauseURL string
+	Count    int
+	Source   string
+	EventID  string
 	when
 	// Role and Current are set on a thread page.
 	Role    string
@@ -89,6 +92,9 @@ func newPostView(p *feed.Post, now time.Time) postView {
 	}
 	if p.InReplyTo != 0 {
 		v.ReplyURL = postPath(p.InReplyTo)
+	}
+	if p.CausedBy != 0 {
+		v.CauseURL = postPath(p.CausedBy)
 	}
 	return v
 }
@@ -227,6 +233,8 @@ type threadView struct {
 	Details               []detailRow
 	// Actions are the RPCs an operator can run about the post.
 	Actions *actionMenu
+	// Caused are the posts the post asked for (see causedView).
+	Caused causedView
 }
 
 func newThreadView(thread []*feed.Post, id int64, now time.Time) threadView {

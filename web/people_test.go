@@ -280,9 +280,11 @@ var postRouteForms = map[string]url.Values{
 	"/unsubscribe":                {"token": {"x"}},
 	"/admin/mail":                 {"host": {""}},
 	"/admin/mail/retry":           {"id": {"1"}},
+	"/admin/rules/reload":         {},
 	"/nodes/{name}/profile":       {"bio": {"Hacked"}},
 	"/posts/{id}/actions":         {"action": {"ping"}},
 	"/nodes/{name}/actions":       {"action": {"ping"}},
+	"/lists/{id}/actions":         {"action": {"ping"}},
 }
 
 func TestEveryFormRejectsMissingOrWrongCSRF(t *testing.T) {

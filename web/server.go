@@ -57,6 +57,9 @@ type Server struct {
 	// Actions, when set, let operators run RPCs from the post and
 	// profile pages; see actions.go.
 	Actions *Actions
+	// Rules, when set, are the rules the server runs, which the
+	// administrators' rules page shows and reloads; see rules_admin.go.
+	Rules RulesAdmin
 	// MetricSources add their metrics to /metrics.
 	MetricSources []MetricSource
 
@@ -66,6 +69,8 @@ type Server struct {
 	ui      *ui
 	events  eventCache
 	streams streamSet
+	// rpcCalls sums the audit log for the metrics.
+	rpcCalls auditCounter
 	// postRoutes are the patterns of the CSRF-checked POST routes.
 	postRoutes []string
 }
@@ -106,6 +111,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/stats", s.handleStats)
 	s.mux.HandleFunc("GET /api/v1/streaming", s.handleStreaming)
 	s.mux.HandleFunc("GET /api/v1/audit", s.requireRole(people.RoleAdmin, s.handleAudit))
+	s.mux.HandleFunc("GET /admin/audit", htmlPage(s.requireRole(people.RoleAdmin, s.handleAuditPage)))
 
 	s.mux.HandleFunc("GET /{$}", htmlPage(s.handleHome))
 	s.mux.HandleFunc("GET /{path}", htmlPage(s.handleRoot)) // /@{node} and its feeds
@@ -118,6 +124,7 @@ func (s *Server) routes() {
 
 	s.peopleRoutes()
 	s.actionRoutes()
+	s.rulesRoutes()
 }
 
 // Handler is the server's handler with its middleware, for tests and for

@@ -141,6 +141,13 @@
       reply.appendChild(link);
       art.appendChild(reply);
     }
+    if (p.caused_by) {
+      var cause = el('p', 'cause');
+      var causeLink = el('a', null, 'This run was asked for here');
+      causeLink.href = '/posts/' + encodeURIComponent(p.caused_by);
+      cause.appendChild(causeLink);
+      art.appendChild(cause);
+    }
     return art;
   }
 

@@ -19,7 +19,22 @@ import (
 // The web pages' actions sign their RPCs with the rules' key
 // (--rules-key, named --rules-key-name, caller --rules-caller), with a
 // client of their own; each call's Via names the web user. Without that
-// key file the pages offer no actions.
+// key file the pages offer no actions. Which actions they offer on which
+// posts is --actions (YAML, in the shape of web/actions_default.yaml), or
+// the default actions.
+
+// loadActions loads --actions, checked against the built-in agents'
+// DDLs; the default actions when it is empty.
+func loadActions(cfg ServeConfig) (*web.ActionConfig, error) {
+	if cfg.Actions == "" {
+		return web.DefaultActions(), nil
+	}
+	c, err := web.LoadActions(cfg.Actions, agent.BuiltinDDLs())
+	if err != nil {
+		return nil, fmt.Errorf("--actions: %w", err)
+	}
+	return c, nil
+}
 
 // loadActionsKey loads --rules-key for the actions; nil, without an error,
 // when the file does not exist.
@@ -46,6 +61,14 @@ func (l *lateCaller) Do(ctx context.Context, call rpc.Call) (*rpc.Result, error)
 		return nil, errors.New("the RPC client is not connected yet")
 	}
 	return c.Do(ctx, call)
+}
+
+func (l *lateCaller) Discover(ctx context.Context, call rpc.Call) (*rpc.Discovery, error) {
+	c := l.c.Load()
+	if c == nil {
+		return nil, errors.New("the RPC client is not connected yet")
+	}
+	return c.Discover(ctx, call)
 }
 
 // connectActions makes the actions' RPC client and hands it to caller: it

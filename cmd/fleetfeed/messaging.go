@@ -160,8 +160,9 @@ func registrationProfile(reg *rpc.Registration) nodes.Profile {
 }
 
 // startDemoAgents runs the demo fleet as real agents on the broker, so
-// that RPC works against it. They trust the given ring.
-func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, collective string, ring *rpc.KeyRing, logger *slog.Logger) (*agent.Sim, error) {
+// that RPC works against it. They trust the given ring, and call
+// onPuppetRun (if not nil) when they start a Puppet run.
+func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, collective string, ring *rpc.KeyRing, onPuppetRun func(identity string, noop bool), logger *slog.Logger) (*agent.Sim, error) {
 	conn, err := broker.Dial(ctx, m.url, broker.Options{Logger: logger.With("component", "demo-agents")})
 	if err != nil {
 		return nil, fmt.Errorf("demo agents: %w", err)
@@ -178,6 +179,7 @@ func startDemoAgents(ctx context.Context, fleet []demo.Server, m *messaging, col
 		Policy:               rpc.Policy{Default: rpc.Allow},
 		RegistrationInterval: 5 * time.Minute,
 		RegistrationSplay:    5 * time.Second,
+		OnPuppetRun:          onPuppetRun,
 	}, []rpc.Connector{conn}, logger.With("component", "demo-agents"))
 	if err != nil {
 		conn.Close()

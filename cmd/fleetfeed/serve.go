@@ -65,6 +65,12 @@ type ServeConfig struct {
 	RulesKey     string
 	RulesKeyName string
 	RulesCaller  string
+	// Actions is an actions file (see web.ParseActions): which actions
+	// the pages offer operators; empty offers the default ones.
+	Actions string
+
+	// Graphite is where the metrics are pushed, if anywhere.
+	Graphite GraphiteConfig
 }
 
 // DefaultServeConfig holds the defaults of `fleetfeed serve`.
@@ -82,6 +88,7 @@ func DefaultServeConfig() ServeConfig {
 		Collective:  "fleetfeed",
 		DemoTrust:   defaultKeyDir(),
 		AdminUser:   "admin",
+		Graphite:    defaultGraphiteConfig(),
 	}
 }
 
@@ -110,6 +117,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		return errors.New("--base-url must start with http:// or https://")
+	}
+	if err := c.Graphite.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -170,6 +180,8 @@ With --private, anonymous visitors must sign in to see anything.`,
 	f.StringVar(&cfg.AdminUser, "admin-user", cfg.AdminUser, "name of the first administrator, made on a first start with --admin-password")
 	f.StringVar(&cfg.AdminPassword, "admin-password", "", "password of the first administrator (default $FLEETFEED_ADMIN_PASSWORD)")
 	registerRulesFlags(f, &cfg)
+	registerGraphiteFlags(f, &cfg.Graphite)
+	f.StringVar(&cfg.Actions, "actions", "", "YAML file of the actions the pages offer operators on posts and profiles (default: the built-in ones)")
 	return cmd
 }
 
@@ -177,7 +189,11 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	rs, err := loadRules(cfg)
+	actions, err := loadActions(cfg)
+	if err != nil {
+		return err
+	}
+	rs, err := loadRules(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -205,6 +221,9 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	srv.Logger = logger
 	srv.Private = cfg.Private
 	srv.BaseURL = cfg.BaseURL
+	if rs != nil {
+		srv.Rules = rs.admin
+	}
 	srv.Mail.Logger = logger
 	srv.Mail.BaseURL = cfg.BaseURL
 	if srv.Mail.BaseURL == "" {
@@ -223,7 +242,7 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	var actionsCaller *lateCaller
 	if actionsKey != nil {
 		actionsCaller = &lateCaller{}
-		srv.Actions = &web.Actions{Client: actionsCaller, Context: actionsCtx, Logger: logger.With("component", "actions")}
+		srv.Actions = &web.Actions{Client: actionsCaller, Config: actions, Context: actionsCtx, Logger: logger.With("component", "actions")}
 	} else if err == nil {
 		logger.Info("actions on posts are off: no RPC key (create one with: fleetfeed keygen)", "key", cfg.RulesKey)
 	}
@@ -239,6 +258,8 @@ func runServe(ctx context.Context, cfg ServeConfig, logger *slog.Logger) error {
 	}
 	defer m.close()
 	srv.MetricSources = append(srv.MetricSources, brokerMetrics(m.conn))
+	stopGraphite := startGraphite(ctx, cfg.Graphite, srv, logger)
+	defer stopGraphite() // a last push, before the database closes
 	var agentRing *rpc.KeyRing
 	if cfg.AgentKeys != "" {
 		agentRing = rpc.NewKeyRing()
@@ -366,7 +387,22 @@ func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging
 			logger.Warn("demo agents trust no client keys", "dir", cfg.DemoTrust, "err", err)
 		}
 	}
-	sim, err := startDemoAgents(ctx, fleet, m, cfg.Collective, trust, logger)
+	demoCfg := demo.Config{
+		BaseURL:  srv.URL(),
+		Token:    cfg.IngestToken,
+		Fleet:    fleet,
+		Interval: cfg.DemoPace,
+		Logf: func(format string, args ...any) {
+			logger.Warn(fmt.Sprintf(format, args...), "component", "demo")
+		},
+	}
+	// A Puppet run an action or rule starts on the demo fleet reports in
+	// like a real one, through the HTTP ingest.
+	runs, err := demo.NewPuppetRuns(ctx, demoCfg)
+	if err != nil {
+		return err
+	}
+	sim, err := startDemoAgents(ctx, fleet, m, cfg.Collective, trust, runs.Started, logger)
 	if err != nil {
 		return err
 	}
@@ -391,15 +427,7 @@ func runDemo(ctx context.Context, cfg ServeConfig, srv *web.Server, m *messaging
 		}
 	}
 	logger.Info("demo fleet started", "servers", len(fleet), "agents trust keys", strings.Join(trust.Names(), ", "))
-	return demo.Run(ctx, demo.Config{
-		BaseURL:  srv.URL(),
-		Token:    cfg.IngestToken,
-		Fleet:    fleet,
-		Interval: cfg.DemoPace,
-		Logf: func(format string, args ...any) {
-			logger.Warn(fmt.Sprintf(format, args...), "component", "demo")
-		},
-	})
+	return demo.Run(ctx, demoCfg)
 }
 
 // keepRunning runs a long-lived loop, restarting it after a pause when it
