@@ -76,22 +76,31 @@ func (l *lateCaller) Discover(ctx context.Context, call rpc.Call) (*rpc.Discover
 // every call in the audit log. The caller closes it.
 func connectActions(ctx context.Context, cfg ServeConfig, key ed25519.PrivateKey, caller *lateCaller,
 	p *feed.Pipeline, m *messaging, trusted *rpc.KeyRing, logger *slog.Logger) (*rpc.Client, error) {
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	client, err := rpc.NewClient(dctx, m.conn, rpc.ClientConfig{
-		Collective: cfg.Collective,
-		SenderID:   "fleetfeed-web-" + rpc.NewRequestID()[:8],
-		CallerID:   cfg.RulesCaller,
-		Signer:     &rpc.Signer{Name: cfg.RulesKeyName, Key: key},
-		Trusted:    trusted,
-		DDLs:       agent.BuiltinDDLs(),
-		Audit:      &rpc.SQLiteAuditLog{DB: p.DB},
-		Logger:     logger.With("component", "actions"),
-	})
+	client, err := serverClient(ctx, cfg, "web", key, p, m, trusted, logger.With("component", "actions"))
 	if err != nil {
 		return nil, fmt.Errorf("actions client: %w", err)
 	}
 	caller.c.Store(client)
 	logger.Info("actions on posts are on", "key", cfg.RulesKeyName, "caller", cfg.RulesCaller)
 	return client, nil
+}
+
+// serverClient is an RPC client of the server's own (the web actions',
+// "web", or the rules', "rules"): it signs with key as --rules-key-name for
+// --rules-caller, trusts the keys replies are checked with and records
+// every call in the audit log.
+func serverClient(ctx context.Context, cfg ServeConfig, role string, key ed25519.PrivateKey,
+	p *feed.Pipeline, m *messaging, trusted *rpc.KeyRing, logger *slog.Logger) (*rpc.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return rpc.NewClient(dctx, m.conn, rpc.ClientConfig{
+		Collective: cfg.Collective,
+		SenderID:   "fleetfeed-" + role + "-" + rpc.NewRequestID()[:8],
+		CallerID:   cfg.RulesCaller,
+		Signer:     &rpc.Signer{Name: cfg.RulesKeyName, Key: key},
+		Trusted:    trusted,
+		DDLs:       agent.BuiltinDDLs(),
+		Audit:      &rpc.SQLiteAuditLog{DB: p.DB},
+		Logger:     logger,
+	})
 }

@@ -17,7 +17,6 @@ import (
 	"fleetfeed/feed"
 	"fleetfeed/nodes"
 	"fleetfeed/rpc"
-	"fleetfeed/rpc/agent"
 	"fleetfeed/rpc/rules"
 	"fleetfeed/web"
 )
@@ -65,18 +64,7 @@ func loadRules(cfg ServeConfig, logger *slog.Logger) (*serveRules, error) {
 // runs and client to end.
 func (sr *serveRules) start(ctx context.Context, cfg ServeConfig, p *feed.Pipeline, m *messaging, trusted *rpc.KeyRing,
 	logger *slog.Logger) (stop func(), err error) {
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	client, err := rpc.NewClient(dctx, m.conn, rpc.ClientConfig{
-		Collective: cfg.Collective,
-		SenderID:   "fleetfeed-rules-" + rpc.NewRequestID()[:8],
-		CallerID:   cfg.RulesCaller,
-		Signer:     &rpc.Signer{Name: cfg.RulesKeyName, Key: sr.key},
-		Trusted:    trusted,
-		DDLs:       agent.BuiltinDDLs(),
-		Audit:      &rpc.SQLiteAuditLog{DB: p.DB},
-		Logger:     logger.With("component", "rules"),
-	})
+	client, err := serverClient(ctx, cfg, "rules", sr.key, p, m, trusted, logger.With("component", "rules"))
 	if err != nil {
 		return nil, fmt.Errorf("rules client: %w", err)
 	}
